@@ -1,0 +1,70 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ukp",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "VFSKit", targets: ["VFSKit"]),
+        .library(name: "LibUKP", targets: ["LibUKP"]),
+        .executable(name: "ukp-fuse", targets: ["ukp-fuse"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CFUSE",
+            pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]
+        ),
+        .target(
+            name: "VFSKit",
+            dependencies: [
+                "CFUSE",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Collections", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LibUKP",
+            dependencies: [
+                "VFSKit",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Collections", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ukp-fuse",
+            dependencies: [
+                "VFSKit", "LibUKP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VFSKitTests",
+            dependencies: ["VFSKit", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LibUKPTests",
+            dependencies: ["LibUKP", "VFSKit", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+    ]
+)
