@@ -1,0 +1,95 @@
+public import SystemPackage
+
+/// A control file: one value, with typed `read`, `write` and `poll` handlers.
+///
+/// ```swift
+/// File("status", "The child's current state")
+///     .read("current state name") { _ in try child.value.status }
+///     .poll("POLLPRI|POLLIN on every state change", .changes { _ in try child.value.statusChanged })
+/// ```
+public struct File: NodeConvertible {
+    let name: String
+    let summary: String
+    let permissions: UInt16?
+    let owner: Owner?
+    var behavior = FileBehavior()
+
+    /// - Parameter permissions: permission bits; by default 0o444, plus 0o222 when writable.
+    public init(_ name: String, permissions: UInt16? = nil, owner: Owner? = nil, _ summary: String) {
+        self.name = name
+        self.summary = summary
+        self.permissions = permissions
+        self.owner = owner
+    }
+
+    public var nodes: [Node] {
+        [Node(name: name, kind: .file(behavior), summary: summary, permissions: permissions, owner: owner)]
+    }
+
+    /// Reading renders `handler`'s value afresh at offset 0.
+    public func read<Value: FileValue>(
+        _ help: String, _ handler: @escaping @Sendable (RequestContext) async throws(Errno) -> Value
+    ) -> File {
+        var file = self
+        file.behavior.reader = FileBehavior.Reader(help: help, typeName: Value.typeName) {
+            context throws(Errno) in try await handler(context).fileBytes()
+        }
+        return file
+    }
+
+    /// Writing parses the bytes as `Value` (`EINVAL` if they do not parse) and calls `handler`.
+    /// A handler that awaits is a blocking write for the caller; a kernel interrupt cancels it.
+    public func write<Value: FileValue>(
+        _ type: Value.Type = Value.self, _ help: String,
+        _ handler: @escaping @Sendable (RequestContext, Value) async throws(Errno) -> Void
+    ) -> File {
+        var file = self
+        file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName) {
+            context, text throws(Errno) in try await handler(context, try Value(fileText: text))
+        }
+        return file
+    }
+
+    /// Declares when `poll(2)` reports the file ready.
+    public func poll(_ help: String, _ readiness: Readiness) -> File {
+        var file = self
+        file.behavior.poll = FileBehavior.Poll(help: help, readiness: readiness)
+        return file
+    }
+
+    /// The longest accepted write (default 4096 bytes); longer writes fail with `EINVAL`.
+    public func writeLimit(_ bytes: Int) -> File {
+        var file = self
+        file.behavior.writeLimit = bytes
+        return file
+    }
+}
+
+/// What a file does, type-erased for the dispatcher.
+struct FileBehavior: Sendable {
+    struct Reader: Sendable {
+        let help: String
+        let typeName: String
+        let render: @Sendable (RequestContext) async throws(Errno) -> [UInt8]
+    }
+
+    struct Writer: Sendable {
+        let help: String
+        let typeName: String
+        let apply: @Sendable (RequestContext, String) async throws(Errno) -> Void
+    }
+
+    struct Poll: Sendable {
+        let help: String
+        let readiness: Readiness
+    }
+
+    var reader: Reader?
+    var writer: Writer?
+    var poll: Poll?
+    var writeLimit = 4096
+
+    var defaultPermissions: UInt16 {
+        (reader != nil ? 0o444 : 0) | (writer != nil ? 0o222 : 0)
+    }
+}

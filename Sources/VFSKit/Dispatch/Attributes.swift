@@ -1,0 +1,50 @@
+/// What `stat` shows for a node, and how long the kernel may cache it.
+public struct Attributes: Sendable, Equatable {
+    public var ino: UInt64
+    /// `st_mode`: file type bits and permissions.
+    public var mode: UInt32
+    public var nlink: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var size: Int64
+    /// Seconds since the epoch, for atime, mtime and ctime.
+    public var seconds: Int64
+    /// Entry and attribute cache timeout in seconds: 0 under dynamic directories.
+    public var timeout: Double
+
+    public var isDirectory: Bool { mode & 0o170000 == 0o040000 }
+    public var permissions: UInt16 { UInt16(mode & 0o7777) }
+}
+
+/// One entry of a directory listing.
+public struct DirectoryEntry: Sendable, Equatable {
+    public var name: String
+    /// The entry's inode number; for dynamic entries not looked up yet, a stand-in.
+    public var ino: UInt64
+    public var isDirectory: Bool
+    /// The offset that resumes the listing after this entry.
+    public var cookie: Int64
+}
+
+/// `poll(2)` event bits.
+public struct PollEvents: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let `in` = PollEvents(rawValue: 0x001)
+    public static let pri = PollEvents(rawValue: 0x002)
+    public static let out = PollEvents(rawValue: 0x004)
+    public static let err = PollEvents(rawValue: 0x008)
+    public static let hup = PollEvents(rawValue: 0x010)
+
+    public var description: String {
+        let names: [(PollEvents, String)] = [(.in, "POLLIN"), (.pri, "POLLPRI"), (.out, "POLLOUT"), (.err, "POLLERR"), (.hup, "POLLHUP")]
+        let set = names.filter { contains($0.0) }.map(\.1)
+        return set.isEmpty ? "0" : set.joined(separator: "|")
+    }
+}
+
+/// Wakes a kernel (or in-process) poll registration once; dropped unfired when replaced.
+public protocol PollWaker: AnyObject, Sendable {
+    func wake()
+}

@@ -1,0 +1,49 @@
+public import SystemPackage
+
+extension Dispatcher {
+    /// Opens a file. Writing a file without a write handler (or reading one without a
+    /// read handler) is `EACCES` even for root; non-root callers are checked against the mode.
+    public func open(_ ino: UInt64, flags: Int32, caller: Caller) throws(Errno) -> OpenFile {
+        let vnode = try vnode(ino)
+        guard let behavior = vnode.behavior else { throw .isDirectory }
+        let file = OpenFile(id: allocateFileID(), flags: flags, vnode: vnode, behavior: behavior, seenCount: 0)
+        if file.isWritable && behavior.writer == nil { throw .permissionDenied }
+        if file.isReadable && behavior.reader == nil { throw .permissionDenied }
+        try checkAccess(vnode, caller: caller, read: file.isReadable, write: file.isWritable)
+        if let poll = behavior.poll, case .changes = poll.readiness.kind {
+            let context = RequestContext(caller: caller, file: file)
+            let count = try poll.readiness.signal(context).count
+            file.state.withLock { $0.seenCount = count }
+        }
+        return file
+    }
+
+    /// Opens a directory for listing.
+    public func opendir(_ ino: UInt64, caller: Caller) throws(Errno) {
+        let vnode = try vnode(ino)
+        guard vnode.node.isDirectory else { throw .notDirectory }
+        try checkAccess(vnode, caller: caller, read: true, write: false)
+    }
+
+    /// Closes an open file: drops its poll registration.
+    public func release(_ file: OpenFile) {
+        let observed = file.state.withLock { state in
+            defer {
+                state.poll = OpenFile.PollRegistration()
+                state.rendering = nil
+            }
+            return state.poll.observed
+        }
+        if let observed { observed.signal.removeObserver(observed.id) }
+    }
+
+    /// The kernel's `default_permissions` check, for drivers without a kernel.
+    func checkAccess(_ vnode: Vnode, caller: Caller, read: Bool, write: Bool) throws(Errno) {
+        guard caller.uid != 0 else { return }
+        let attributes = attributes(of: vnode)
+        let shift: UInt32 = caller.uid == attributes.uid ? 6 : caller.gid == attributes.gid ? 3 : 0
+        let bits = (attributes.mode >> shift) & 0o7
+        if read && bits & 0o4 == 0 { throw .permissionDenied }
+        if write && bits & 0o2 == 0 { throw .permissionDenied }
+    }
+}

@@ -1,0 +1,34 @@
+public import SystemPackage
+
+extension Dispatcher {
+    /// Up to `limit` entries of a directory after `cookie` (0 = from the start): `.`, `..`,
+    /// the declared children in order, then the dynamic entries in insertion order.
+    /// Cookies are stable while entries come and go, so a long listing neither skips nor repeats.
+    public func readdir(_ ino: UInt64, after cookie: Int64, limit: Int) throws(Errno) -> [DirectoryEntry] {
+        let directory = try vnode(ino)
+        let (declared, dynamic, cached) = try withChildren(of: directory) { children throws(Errno) in
+            (children.declared, children.dynamic, children.dynamicByName)
+        }
+        var entries: [DirectoryEntry] = []
+        entries.reserveCapacity(min(limit, 1024))
+        let dynamicBase = Int64(declared.count) + 2
+        var position = cookie
+        while entries.count < limit, position < dynamicBase {
+            switch position {
+            case 0: entries.append(DirectoryEntry(name: ".", ino: directory.ino, isDirectory: true, cookie: 1))
+            case 1: entries.append(DirectoryEntry(name: "..", ino: directory.parentIno, isDirectory: true, cookie: 2))
+            default:
+                let child = declared[Int(position) - 2]
+                entries.append(DirectoryEntry(name: child.node.name, ino: child.ino, isDirectory: child.node.isDirectory, cookie: position + 1))
+            }
+            position += 1
+        }
+        guard entries.count < limit, let dynamic else { return entries }
+        let serial = UInt64(max(0, position - dynamicBase))
+        for (name, serial) in dynamic.list(after: serial, limit: limit - entries.count) {
+            let ino = cached[name]?.ino ?? (1 << 62 | serial)
+            entries.append(DirectoryEntry(name: name, ino: ino, isDirectory: true, cookie: dynamicBase + Int64(serial)))
+        }
+        return entries
+    }
+}

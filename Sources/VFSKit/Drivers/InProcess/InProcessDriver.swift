@@ -1,0 +1,168 @@
+public import SystemPackage
+import Synchronization
+
+/// Runs a tree without a kernel: open, read, write, poll, readdir, stat and close by
+/// path, through the very `Dispatcher` the FUSE driver uses.
+///
+/// Cancelling the task that awaits a read or write is the in-process form of a signal:
+/// the request is interrupted and the handler answers `EINTR`.
+public final class InProcessDriver: Sendable {
+    public let dispatcher: Dispatcher
+
+    public init(_ tree: Tree, uid: UInt32 = 0, gid: UInt32 = 0) throws(TreeValidationError) {
+        dispatcher = try Dispatcher(tree: tree, uid: uid, gid: gid)
+    }
+
+    public init(dispatcher: Dispatcher) {
+        self.dispatcher = dispatcher
+    }
+
+    /// An open file and the caller that opened it.
+    public struct Handle: Sendable {
+        public let file: OpenFile
+        public let caller: Caller
+    }
+
+    // MARK: - Names
+
+    /// Resolves a path (`/a/b`) to its attributes, one lookup per component.
+    public func stat(_ path: String) throws(Errno) -> Attributes {
+        var attributes = try dispatcher.getattr(Dispatcher.rootID)
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            guard attributes.isDirectory else { throw .notDirectory }
+            attributes = try dispatcher.lookup(parent: attributes.ino, name: String(component))
+        }
+        return attributes
+    }
+
+    /// The names in a directory (without `.` and `..`), in listing order.
+    public func list(_ path: String, as caller: Caller = .root, batch: Int = 128) throws(Errno) -> [String] {
+        let directory = try stat(path)
+        try dispatcher.opendir(directory.ino, caller: caller)
+        var names: [String] = []
+        var cookie: Int64 = 0
+        while true {
+            let entries = try dispatcher.readdir(directory.ino, after: cookie, limit: batch)
+            guard let last = entries.last else { break }
+            names += entries.map(\.name).filter { $0 != "." && $0 != ".." }
+            cookie = last.cookie
+        }
+        return names
+    }
+
+    // MARK: - Files
+
+    /// Opens a file with `open(2)` flags (`O_RDONLY` 0, `O_WRONLY` 1, `O_RDWR` 2, `O_NONBLOCK` 0o4000).
+    public func open(_ path: String, flags: Int32 = 0, as caller: Caller = .root) throws(Errno) -> Handle {
+        let attributes = try stat(path)
+        return Handle(file: try dispatcher.open(attributes.ino, flags: flags, caller: caller), caller: caller)
+    }
+
+    public func read(_ handle: Handle, size: Int = 4096, offset: Int64 = 0) async throws(Errno) -> [UInt8] {
+        let result = await perform { reply in
+            self.dispatcher.read(handle.file, offset: offset, size: size, caller: handle.caller) { reply($0.map(Array.init)) }
+        }
+        return try result.get()
+    }
+
+    /// Writes; suspends as long as the handler blocks.
+    @discardableResult
+    public func write(_ handle: Handle, _ bytes: [UInt8], offset: Int64 = 0) async throws(Errno) -> Int {
+        let result = await perform { reply in
+            self.dispatcher.write(handle.file, offset: offset, bytes: bytes, caller: handle.caller, reply: reply)
+        }
+        return try result.get()
+    }
+
+    public func poll(_ handle: Handle) throws(Errno) -> PollEvents {
+        try dispatcher.poll(handle.file, caller: handle.caller, waker: nil)
+    }
+
+    /// Waits until the file's readiness intersects `events`, like `poll(2)` with no timeout.
+    public func waitUntilReady(_ handle: Handle, for events: PollEvents = [.in, .pri]) async throws(Errno) -> PollEvents {
+        while true {
+            let waker = ContinuationWaker()
+            let ready = try dispatcher.poll(handle.file, caller: handle.caller, waker: waker)
+            if !ready.intersection(events.union([.err, .hup])).isEmpty { return ready }
+            await waker.wait()
+            if Task.isCancelled { throw .interrupted }
+        }
+    }
+
+    public func close(_ handle: Handle) {
+        dispatcher.release(handle.file)
+    }
+
+    // MARK: - Convenience
+
+    /// Reads the whole file as text, through a fresh open.
+    public func readText(_ path: String, as caller: Caller = .root) async throws(Errno) -> String {
+        let handle = try open(path, as: caller)
+        defer { close(handle) }
+        return String(decoding: try await read(handle), as: UTF8.self)
+    }
+
+    /// Writes text through a fresh `O_WRONLY|O_TRUNC` open, like `echo text > path`.
+    @discardableResult
+    public func writeText(_ path: String, _ text: String, as caller: Caller = .root) async throws(Errno) -> Int {
+        let handle = try open(path, flags: 0o1 | 0o1000, as: caller)
+        defer { close(handle) }
+        return try await write(handle, Array(text.utf8))
+    }
+
+    /// Dispatches a request and awaits its reply; cancellation interrupts it.
+    private func perform<Value: Sendable>(
+        _ dispatch: @escaping @Sendable (@escaping @Sendable (Result<Value, Errno>) -> Void) -> Dispatched
+    ) async -> Result<Value, Errno> {
+        let pending = Mutex<PendingRequest?>(nil)
+        let interruptedEarly = Mutex(false)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, Errno>, Never>) in
+                let outcome = dispatch { continuation.resume(returning: $0) }
+                if case .pending(let request) = outcome {
+                    let interruptNow = interruptedEarly.withLock { early in
+                        pending.withLock { $0 = request }
+                        return early
+                    }
+                    if interruptNow { request.interrupt() }
+                    request.armed()
+                }
+            }
+        } onCancel: {
+            let request = interruptedEarly.withLock { early in
+                early = true
+                return pending.withLock { $0 }
+            }
+            request?.interrupt()
+        }
+    }
+}
+
+/// A poll waker that resumes one waiting task.
+private final class ContinuationWaker: PollWaker {
+    private let state = Mutex<(fired: Bool, continuation: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func wake() {
+        let continuation = state.withLock { state in
+            state.fired = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume()
+    }
+
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    if state.fired { return true }
+                    state.continuation = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            self.wake()
+        }
+    }
+}

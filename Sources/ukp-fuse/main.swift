@@ -1,0 +1,1 @@
+print("ukp-fuse: not yet implemented")
