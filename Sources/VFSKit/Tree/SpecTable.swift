@@ -1,0 +1,71 @@
+/// One row of the spec table a tree generates from its declarations.
+public struct SpecRow: Sendable, Equatable {
+    /// The path, with placeholders such as `<uuid>` for dynamic parts; directories end in `/`.
+    public var path: String
+    /// `dir 0555` or `file 0666`.
+    public var mode: String
+    public var read: String
+    public var write: String
+    public var poll: String
+    /// The value types read and written, e.g. `uuid?` or `integer / any`.
+    public var type: String
+    public var description: String
+
+    /// The cells in column order.
+    public var cells: [String] { ["`\(path)`", mode, read, write, poll, type, description] }
+}
+
+extension Tree {
+    /// Every declared node, depth first in declaration order.
+    public var specRows: [SpecRow] {
+        var rows: [SpecRow] = []
+        Self.walk(root, path: "/", into: &rows)
+        return rows
+    }
+
+    /// The spec table as Markdown: path, mode, read, write, poll, type, description.
+    public var specTable: String {
+        let header = "| path | mode | read | write | poll | type | description |\n|---|---|---|---|---|---|---|\n"
+        return header + specRows.map { "| " + $0.cells.joined(separator: " | ") + " |\n" }.joined()
+    }
+
+    private static func walk(_ node: Node, path: String, into rows: inout [SpecRow]) {
+        let none = "—"
+        switch node.kind {
+        case .file(let behavior):
+            let permissions = node.permissions ?? behavior.defaultPermissions
+            let types = [behavior.reader?.typeName, behavior.writer?.typeName].map { $0 ?? none }
+            rows.append(SpecRow(
+                path: path, mode: "file " + octal(permissions),
+                read: behavior.reader?.help ?? none, write: behavior.writer?.help ?? none,
+                poll: behavior.poll?.help ?? none, type: types.joined(separator: " / "), description: node.summary))
+        case .directory(let content):
+            directoryRows(path: path, permissions: node.permissions ?? 0o555, summary: node.summary, children: content.children, into: &rows)
+        case .dynamic(let source):
+            directoryRows(path: path, permissions: source.permissions, summary: source.entrySummary, children: source.exampleContent(), into: &rows)
+        }
+    }
+
+    private static func directoryRows(path: String, permissions: UInt16, summary: String, children: [Node], into rows: inout [SpecRow]) {
+        let directoryPath = path == "/" ? "/" : path + "/"
+        var listing: [String] = []
+        for child in children {
+            if case .dynamic(let source) = child.kind {
+                listing.append(source.summary)
+            } else {
+                listing.append("`\(child.name)`")
+            }
+        }
+        rows.append(SpecRow(
+            path: directoryPath, mode: "dir " + octal(permissions), read: listing.joined(separator: ", "),
+            write: "—", poll: "—", type: "—", description: summary))
+        for child in children {
+            walk(child, path: directoryPath + child.name, into: &rows)
+        }
+    }
+
+    private static func octal(_ permissions: UInt16) -> String {
+        let digits = String(permissions, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+}
