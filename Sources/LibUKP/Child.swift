@@ -1,0 +1,122 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+public import SystemPackage
+public import VFSKit
+import Synchronization
+
+/// One child instance of this instance: what `/vm/<uuid>/` shows.
+///
+/// Everything is readable without an actor hop (a `Mutex` guards the changing part),
+/// so the hot read path answers on the thread that received the request.
+public final class Child: Sendable {
+    /// The child's UUID: its directory name under `/vm/`.
+    public let id: UUID
+    /// The snapshot the child was created from.
+    public let snapshot: UUID
+    /// When the child was created, in Unix seconds.
+    public let creationTime: Int64
+    /// Fires on every change of `status` or `exitCode`; `status` and `wait` pollers watch it.
+    public let statusChanged = ChangeSignal()
+
+    private typealias Waiter = CheckedContinuation<Result<Void, Errno>, Never>
+
+    private struct State {
+        var status: InstanceState
+        var exitCode: Int32?
+        /// Set when the engine shuts down or becomes a child: waits fail with it.
+        var closedWith: Errno?
+        var nextWaiter: UInt64 = 0
+        var waiters: [UInt64: Waiter] = [:]
+    }
+
+    private let state: Mutex<State>
+
+    public init(id: UUID, snapshot: UUID, creationTime: Int64, status: InstanceState = .starting) {
+        self.id = id
+        self.snapshot = snapshot
+        self.creationTime = creationTime
+        self.state = Mutex(State(status: status))
+    }
+
+    /// The current state.
+    public var status: InstanceState { state.withLock { $0.status } }
+
+    /// The exit code, once the child has stopped and the platform reported it.
+    public var exitCode: Int32? { state.withLock { $0.exitCode } }
+
+    /// True once the child reached `Stopped` (a `Template` has not stopped).
+    public var hasStopped: Bool { state.withLock { $0.status == .stopped } }
+
+    /// Suspends until the child has stopped; returns at once if it already has.
+    ///
+    /// Any number of tasks may wait. A cancelled waiter leaves and throws `EINTR`;
+    /// waiters fail with `EIO` when the engine shuts down or becomes a child.
+    public func waitUntilStopped() async throws(Errno) {
+        let waiter = state.withLock { state in
+            defer { state.nextWaiter &+= 1 }
+            return state.nextWaiter
+        }
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: Waiter) in
+                let immediate = state.withLock { state -> Result<Void, Errno>? in
+                    if state.status == .stopped { return .success(()) }
+                    if let error = state.closedWith { return .failure(error) }
+                    if Task.isCancelled { return .failure(.interrupted) }
+                    state.waiters[waiter] = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        } onCancel: {
+            let continuation = state.withLock { $0.waiters.removeValue(forKey: waiter) }
+            continuation?.resume(returning: .failure(.interrupted))
+        }
+        try result.get()
+    }
+
+    /// How many tasks are blocked in `waitUntilStopped()`.
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
+
+    /// Applies a platform event; returns true when it made the child stop.
+    ///
+    /// `Stopped` is final: later states are ignored, but a missing exit code may still arrive.
+    @discardableResult
+    func apply(_ event: ChildEvent) -> Bool {
+        let (changed, released) = state.withLock { state -> (Bool, [Waiter]?) in
+            switch event {
+            case .status(let status):
+                guard state.status != .stopped, state.status != status else { return (false, nil) }
+                state.status = status
+            case .exited(let code):
+                if state.status == .stopped {
+                    guard state.exitCode == nil else { return (false, nil) }
+                    state.exitCode = code
+                    return (true, nil)
+                }
+                state.status = .stopped
+                state.exitCode = code
+            }
+            guard state.status == .stopped else { return (true, nil) }
+            defer { state.waiters.removeAll() }
+            return (true, Array(state.waiters.values))
+        }
+        if let released {
+            for waiter in released { waiter.resume(returning: .success(())) }
+        }
+        if changed { statusChanged.signal() }
+        return released != nil
+    }
+
+    /// Fails every blocked and future wait with `error` (engine shutdown, becoming a child).
+    func close(with error: Errno) {
+        let released = state.withLock { state -> [Waiter] in
+            if state.closedWith == nil { state.closedWith = error }
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in released { waiter.resume(returning: .failure(error)) }
+    }
+}

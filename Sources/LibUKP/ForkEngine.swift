@@ -1,0 +1,224 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+public import SystemPackage
+public import VFSKit
+import Synchronization
+
+/// The fork engine of one instance: serializes forks on its platform, keeps the children
+/// and the fork results, and applies the platform's events.
+///
+/// Reads (`forkResult`, `children`, a `Child`'s state) never hop to the actor; only
+/// requests that really block (`fork`) and the rare engine-wide events are isolated.
+public actor ForkEngine: PlatformEvents {
+    /// Tunables, with SPEC.md's defaults.
+    public struct Configuration: Sendable, Hashable {
+        /// How many fork requests may wait behind the running one before `EBUSY`.
+        public var forkQueueDepth: Int
+        /// How long a stopped child stays visible before it is removed.
+        public var stoppedRetention: Duration
+        /// For how many threads the per-thread fork result is remembered (LRU).
+        public var threadResultLimit: Int
+
+        public init(forkQueueDepth: Int = 32, stoppedRetention: Duration = .seconds(60), threadResultLimit: Int = 4096) {
+            self.forkQueueDepth = forkQueueDepth
+            self.stoppedRetention = stoppedRetention
+            self.threadResultLimit = threadResultLimit
+        }
+    }
+
+    private struct Request {
+        let thread: Int32
+        let continuation: CheckedContinuation<Result<UUID, Errno>, Never>
+    }
+
+    /// The live children in creation order: the one source of truth `/vm/` lists.
+    public nonisolated let children = DynamicEntries<UUID, Child>()
+    public nonisolated let configuration: Configuration
+
+    private nonisolated let platform: any Platform
+    private nonisolated let scheduler: any Scheduler
+    private nonisolated let results: Mutex<ForkResults>
+    private nonisolated let early = Mutex(EarlyChildEvents())
+
+    private var queue: ForkQueue
+    private var requests: [ForkQueue.RequestID: Request] = [:]
+    private var nextRequestID: ForkQueue.RequestID = 0
+    /// Increases each time this instance becomes a child; a fork started before belonged to the parent.
+    private var generation: UInt64 = 0
+
+    /// An engine on `platform`; `createdByFork` for an instance that is the child of a fork.
+    public init(
+        platform: any Platform,
+        configuration: Configuration = .init(),
+        createdByFork: Bool = false,
+        scheduler: any Scheduler = TaskScheduler()
+    ) {
+        self.platform = platform
+        self.configuration = configuration
+        self.scheduler = scheduler
+        self.results = Mutex(ForkResults(threadLimit: configuration.threadResultLimit, createdByFork: createdByFork))
+        self.queue = ForkQueue(depth: configuration.forkQueueDepth)
+        platform.attach(self)
+    }
+
+    // MARK: Reads
+
+    /// What `/fork` reads for `thread`; nil renders empty (an instance never forked from or forked).
+    public nonisolated func forkResult(thread: Int32) -> UUID? {
+        results.withLock { $0.result(thread: thread) }
+    }
+
+    /// True after `shutdown()`.
+    public var isShutDown: Bool { queue.isClosed }
+
+    // MARK: Forking
+
+    /// Forks once for `thread` and returns when the platform is done: the child's UUID
+    /// in the parent (its directory is already in `children`), the zero UUID in the child.
+    ///
+    /// Throws `EBUSY` when the queue is full, `EINTR` when cancelled while queued,
+    /// `EIO` when the signal fails or the engine shuts down, or the platform's rejection.
+    @discardableResult
+    public func fork(thread: Int32) async throws(Errno) -> UUID {
+        if Task.isCancelled { throw .interrupted }
+        let id = nextRequestID
+        nextRequestID &+= 1
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                requests[id] = Request(thread: thread, continuation: continuation)
+                perform(queue.request(id))
+            }
+        } onCancel: {
+            Task { await self.cancel(id) }
+        }
+        return try result.get()
+    }
+
+    private func cancel(_ id: ForkQueue.RequestID) {
+        perform(queue.cancel(id))
+    }
+
+    private func perform(_ action: ForkQueue.Action) {
+        switch action {
+        case .none:
+            break
+        case .start(let id):
+            start(id)
+        case .fail(let id, let errno):
+            requests.removeValue(forKey: id)?.continuation.resume(returning: .failure(errno))
+        }
+    }
+
+    /// Sends the fork signal in a task of its own: a started fork is not interruptible.
+    private func start(_ id: ForkQueue.RequestID) {
+        let thread = requests[id]?.thread
+        let generation = self.generation
+        early.withLock { $0.forkStarted() }
+        Task { [platform] in
+            let outcome: Result<ForkOutcome, ForkFailure>
+            do throws(ForkFailure) {
+                outcome = .success(try await platform.fork())
+            } catch {
+                outcome = .failure(error)
+            }
+            self.finish(id, thread: thread, generation: generation, outcome: outcome)
+        }
+    }
+
+    private func finish(
+        _ id: ForkQueue.RequestID,
+        thread: Int32?,
+        generation started: UInt64,
+        outcome: Result<ForkOutcome, ForkFailure>
+    ) {
+        let answer: Result<UUID, Errno>
+        switch outcome {
+        case .failure(let failure):
+            _ = early.withLock { $0.forkFinished(child: nil) }
+            answer = .failure(failure.errno)
+        case .success(.child):
+            becomeChild()
+            results.withLock { $0.record(.zero, thread: thread) }
+            answer = .success(.zero)
+        case .success(.parent(let forked)):
+            if started == generation {
+                insert(forked)
+                results.withLock { $0.record(forked.id, thread: thread) }
+                answer = .success(forked.id)
+            } else {
+                // This instance became a child meanwhile: that child belongs to the parent.
+                answer = .failure(.ioError)
+            }
+        }
+        requests.removeValue(forKey: id)?.continuation.resume(returning: answer)
+        perform(queue.completed())
+    }
+
+    private func insert(_ forked: ForkedChild) {
+        let child = Child(id: forked.id, snapshot: forked.snapshot, creationTime: forked.creationTime)
+        let stopped = early.withLock { early in
+            var stopped = false
+            for event in early.forkFinished(child: forked.id) {
+                stopped = child.apply(event) || stopped
+            }
+            children.insert(child, for: forked.id)
+            return stopped
+        }
+        if queue.isClosed { child.close(with: .ioError) }
+        if stopped { retire(child) }
+    }
+
+    // MARK: Platform events
+
+    public nonisolated func childStatusChanged(_ child: UUID, to state: InstanceState) {
+        deliver(state == .stopped ? .status(.stopped) : .status(state), to: child)
+    }
+
+    public nonisolated func childExited(_ child: UUID, code: Int32) {
+        deliver(.exited(code), to: child)
+    }
+
+    private nonisolated func deliver(_ event: ChildEvent, to id: UUID) {
+        let known = children[id] ?? early.withLock { early -> Child? in
+            if let child = children[id] { return child }
+            early.keep(event, for: id)
+            return nil
+        }
+        guard let child = known else { return }
+        if child.apply(event) { retire(child) }
+    }
+
+    /// Removes a stopped child after the retention period.
+    private nonisolated func retire(_ child: Child) {
+        let children = self.children
+        scheduler.schedule(after: configuration.stoppedRetention) {
+            if children[child.id] === child { children.remove(child.id) }
+        }
+    }
+
+    /// This instance has become the child of a fork: queued forks and blocked waits fail
+    /// with `EIO`, the children (the parent's) disappear, every thread reads the zero UUID.
+    public func becameChild() {
+        becomeChild()
+    }
+
+    private func becomeChild() {
+        generation &+= 1
+        for id in queue.becameChild() { perform(.fail(id, .ioError)) }
+        _ = early.withLock { $0.forkFinished(child: nil) }
+        let parents = children.values
+        children.removeAll()
+        for child in parents { child.close(with: .ioError) }
+        results.withLock { $0.becameChild() }
+    }
+
+    /// Answers every caller still blocked in `fork` or a child's wait with `EIO`;
+    /// later forks and waits fail at once (the daemon is going away).
+    public func shutdown() {
+        for id in queue.shutdown() { perform(.fail(id, .ioError)) }
+        for child in children.values { child.close(with: .ioError) }
+    }
+}
