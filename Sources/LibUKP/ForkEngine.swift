@@ -74,6 +74,12 @@ public actor ForkEngine: PlatformEvents {
     /// True after `shutdown()`.
     public var isShutDown: Bool { queue.isClosed }
 
+    /// How many fork requests wait behind the running one.
+    public var queuedForks: Int { queue.waiting.count }
+
+    /// True while the platform is performing a fork.
+    public var isForking: Bool { queue.running != nil }
+
     // MARK: Forking
 
     /// Forks once for `thread` and returns when the platform is done: the child's UUID
