@@ -1,6 +1,9 @@
-public import SystemPackage
+import SystemPackage
 
 /// A control file: one value, with typed `read`, `write` and `poll` handlers.
+///
+/// Handlers throw an `Errno` to fail the request with it; a `CancellationError` (the
+/// caller was interrupted) answers `EINTR`, and any other error `EIO`.
 ///
 /// ```swift
 /// File("status", "The child's current state")
@@ -28,11 +31,12 @@ public struct File: NodeConvertible {
 
     /// Reading renders `handler`'s value afresh at offset 0.
     public func read<Value: FileValue>(
-        _ help: String, _ handler: @escaping @Sendable (RequestContext) async throws(Errno) -> Value
+        _ help: String, _ handler: @escaping @Sendable (RequestContext) async throws -> Value
     ) -> File {
         var file = self
         file.behavior.reader = FileBehavior.Reader(help: help, typeName: Value.typeName) {
-            context throws(Errno) in try await handler(context).fileBytes()
+            context throws(Errno) in
+            do { return try await handler(context).fileBytes() } catch { throw Errno(handlerError: error) }
         }
         return file
     }
@@ -41,11 +45,13 @@ public struct File: NodeConvertible {
     /// A handler that awaits is a blocking write for the caller; a kernel interrupt cancels it.
     public func write<Value: FileValue>(
         _ type: Value.Type = Value.self, _ help: String,
-        _ handler: @escaping @Sendable (RequestContext, Value) async throws(Errno) -> Void
+        _ handler: @escaping @Sendable (RequestContext, Value) async throws -> Void
     ) -> File {
         var file = self
         file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName) {
-            context, text throws(Errno) in try await handler(context, try Value(fileText: text))
+            context, text throws(Errno) in
+            let value = try Value(fileText: text)
+            do { try await handler(context, value) } catch { throw Errno(handlerError: error) }
         }
         return file
     }

@@ -1,4 +1,4 @@
-public import SystemPackage
+import SystemPackage
 
 /// When a file is ready for `poll(2)`, declared rather than hand-wired.
 ///
@@ -18,16 +18,22 @@ public struct Readiness: Sendable {
     /// Ready (`POLLPRI|POLLIN`) once `signal` fired since this open file last read from offset 0
     /// (or since it was opened); re-read from offset 0 after waking.
     public static func changes(
-        _ signal: @escaping @Sendable (RequestContext) throws(Errno) -> ChangeSignal
+        _ signal: @escaping @Sendable (RequestContext) throws -> ChangeSignal
     ) -> Readiness {
-        Readiness(kind: .changes, signal: signal)
+        Readiness(kind: .changes, signal: typed(signal))
     }
 
     /// Readable (`POLLIN`) while `condition` holds; re-evaluated whenever `signal` fires.
     public static func readable(
-        when condition: @escaping @Sendable (RequestContext) throws(Errno) -> Bool,
-        signalledBy signal: @escaping @Sendable (RequestContext) throws(Errno) -> ChangeSignal
+        when condition: @escaping @Sendable (RequestContext) throws -> Bool,
+        signalledBy signal: @escaping @Sendable (RequestContext) throws -> ChangeSignal
     ) -> Readiness {
-        Readiness(kind: .readable(condition), signal: signal)
+        Readiness(kind: .readable(typed(condition)), signal: typed(signal))
+    }
+
+    private static func typed<T>(_ body: @escaping @Sendable (RequestContext) throws -> T) -> @Sendable (RequestContext) throws(Errno) -> T {
+        { context throws(Errno) in
+            do { return try body(context) } catch { throw Errno(handlerError: error) }
+        }
     }
 }
