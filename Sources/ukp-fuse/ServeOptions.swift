@@ -1,0 +1,60 @@
+import ArgumentParser
+import LibUKP
+import Logging
+
+/// The daemon's options: mount the ukp tree (and optionally the simulator's control tree)
+/// and serve until SIGINT or SIGTERM.
+struct ServeOptions: ParsableArguments {
+
+    enum PlatformName: String, ExpressibleByArgument, CaseIterable {
+        case sim, wire
+    }
+
+    @Option(help: ArgumentHelp("Where to mount the ukp tree (created if missing).", valueName: "path"))
+    var mountpoint = "/uk/libukp"
+
+    @Option(help: "The platform to fork on: sim (embedded simulator) or wire (the platform's wire protocol).")
+    var platform = PlatformName.sim
+
+    @Option(help: ArgumentHelp("Also mount the simulator's control tree here.", valueName: "path"))
+    var simControl: String?
+
+    @Option(help: ArgumentHelp("Fork requests that may wait behind the running one before EBUSY.", valueName: "n"))
+    var forkQueueDepth = 32
+
+    @Option(help: ArgumentHelp("Seconds a stopped child stays visible before it disappears.", valueName: "secs"))
+    var stoppedRetention = 60.0
+
+    @Flag(help: "Let other users use the tree (still subject to the file modes).")
+    var allowOther = false
+
+    @Option(help: ArgumentHelp("Owner uid of the files (default: the mounting user).", valueName: "n"))
+    var uid: UInt32?
+
+    @Option(help: ArgumentHelp("Owner gid of the files (default: the mounting user's group).", valueName: "n"))
+    var gid: UInt32?
+
+    enum LogLevel: String, ExpressibleByArgument, CaseIterable {
+        case trace, debug, info, notice, warning, error
+        var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+    }
+
+    @Option(help: "Log level (to stderr).")
+    var logLevel = LogLevel.info
+
+    func validate() throws {
+        guard (0...1_000_000).contains(forkQueueDepth) else {
+            throw ValidationError("--fork-queue-depth must be between 0 and 1000000, got \(forkQueueDepth)")
+        }
+        guard stoppedRetention >= 0, stoppedRetention.isFinite else {
+            throw ValidationError("--stopped-retention must be a non-negative number of seconds")
+        }
+        guard platform == .sim else {
+            throw ValidationError("--platform wire is not available in this build yet; use --platform sim")
+        }
+        if let simControl, simControl == mountpoint {
+            throw ValidationError("--sim-control must differ from --mountpoint")
+        }
+    }
+
+}

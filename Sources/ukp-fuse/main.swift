@@ -1,1 +1,0 @@
-print("ukp-fuse: not yet implemented")
