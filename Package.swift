@@ -66,5 +66,16 @@ let package = Package(
             dependencies: ["LibUKP", "VFSKit", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "vfs-bench-server",
+            dependencies: ["VFSKit"],
+            path: "Benchmarks/vfs-bench-server",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FUSETests",
+            dependencies: ["VFSKit", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
     ]
 )

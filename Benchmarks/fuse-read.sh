@@ -2,13 +2,14 @@
 # Small-read round trip through the kernel: a minimal C libfuse low-level server
 # against other servers, measured in the same run.
 #
-#   Benchmarks/fuse-read.sh [-r ROUNDS] [-c "CLIENT ARGS"] [NAME=COMMAND ...]
+#   Benchmarks/fuse-read.sh [-r ROUNDS] [-p CPU] [-c "CLIENT ARGS"] [NAME=COMMAND ...]
 #
 # Each server command is run as `COMMAND MOUNTPOINT` and must serve a file
 # `status` at the mount's root. The C baseline always runs first; the script
 # alternates servers for ROUNDS rounds (default 3) and reports, per server, the
 # median over rounds of the 1-thread median/p99 pread latency and of the
-# 4-thread throughput, with the ratio to C. Example:
+# 4-thread throughput, with the ratio to C. With -p, servers and client all run
+# on that one CPU (no cross-CPU wake-ups: the least noisy comparison). Example:
 #
 #   Benchmarks/fuse-read.sh swift=".build-fuse/release/vfs-bench-server"
 #
@@ -20,11 +21,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/out"
 rounds=3
 client_args="-i 20000 -w 2000 -t 4 -s 3"
-while getopts "r:c:" opt; do
+pin=()
+while getopts "r:c:p:" opt; do
     case "$opt" in
         r) rounds="$OPTARG" ;;
+        p) pin=(taskset -c "$OPTARG") ;;
         c) client_args="$OPTARG" ;;
-        *) echo "usage: $0 [-r ROUNDS] [-c CLIENT_ARGS] [NAME=COMMAND ...]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-r ROUNDS] [-p CPU] [-c CLIENT_ARGS] [NAME=COMMAND ...]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -64,7 +67,7 @@ trap 'exit 130' INT TERM
 
 mount_server() {
     # shellcheck disable=SC2086
-    $1 "$mnt" 2>"$out/server.log" &
+    "${pin[@]}" $1 "$mnt" 2>"$out/server.log" &
     server_pid=$!
     for _ in $(seq 200); do
         if grep -q " $mnt " /proc/mounts && [ -e "$mnt/status" ]; then return 0; fi
@@ -81,7 +84,7 @@ for round in $(seq "$rounds"); do
     for i in "${!names[@]}"; do
         mount_server "${commands[$i]}"
         # shellcheck disable=SC2086
-        line="$("$out/preadbench" $client_args "$mnt/status")"
+        line="$("${pin[@]}" "$out/preadbench" $client_args "$mnt/status")"
         unmount
         echo "round $round ${names[$i]}: $line" >&2
         results[${names[$i]}]+="$line"$'\n'

@@ -1,0 +1,207 @@
+import CFUSE
+import Glibc
+import SystemPackage
+
+// The libfuse low-level callbacks: each turns one kernel request into one
+// Dispatcher call and answers it. They are global functions because libfuse
+// calls them from its own threads through C function pointers.
+
+/// The operations table handed to `fuse_session_new`.
+func fuseOperations() -> fuse_lowlevel_ops {
+    var ops = fuse_lowlevel_ops()
+    ops.lookup = fuseLookup
+    ops.forget = fuseForget
+    ops.forget_multi = fuseForgetMulti
+    ops.getattr = fuseGetattr
+    ops.setattr = fuseSetattr
+    ops.open = fuseOpen
+    ops.read = fuseRead
+    ops.write = fuseWrite
+    ops.flush = fuseFlush
+    ops.release = fuseRelease
+    ops.opendir = fuseOpendir
+    ops.readdir = fuseReaddir
+    ops.releasedir = fuseReleasedir
+    ops.poll = fusePoll
+    ops.statfs = fuseStatfs
+    ops.mknod = { req, _, _, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.mkdir = { req, _, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.unlink = { req, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.rmdir = { req, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.symlink = { req, _, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.rename = { req, _, _, _, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.link = { req, _, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.create = { req, _, _, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.setxattr = { req, _, _, _, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.removexattr = { req, _, _ in FUSERequest(req).fail(.notPermitted) }
+    return ops
+}
+
+/// The open file behind a kernel file handle (see `fuseOpen`).
+private func openFile(_ fi: UnsafeMutablePointer<fuse_file_info>?) -> OpenFile {
+    Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeUnretainedValue()
+}
+
+private func fuseLookup(_ req: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?) {
+    let request = FUSERequest(req)
+    do {
+        request.entry(try request.connection.dispatcher.lookup(parent: parent, name: String(cString: name!)))
+    } catch {
+        request.fail(error)
+    }
+}
+
+/// Inode numbers are never reused, so the kernel's lookup counts need no bookkeeping.
+private func fuseForget(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ nlookup: UInt64) {
+    FUSERequest(req).none()
+}
+
+private func fuseForgetMulti(_ req: fuse_req_t?, _ count: Int, _ forgets: UnsafeMutablePointer<fuse_forget_data>?) {
+    FUSERequest(req).none()
+}
+
+private func fuseGetattr(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    let request = FUSERequest(req)
+    do {
+        request.attributes(try request.connection.dispatcher.getattr(ino))
+    } catch {
+        request.fail(error)
+    }
+}
+
+/// Only truncation survives: a size change may come with the time updates
+/// that `open(O_TRUNC)`/`truncate` imply; anything else is `otherChanges`.
+private func fuseSetattr(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>?, _ toSet: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    let request = FUSERequest(req)
+    let changesSize = toSet & FUSE_SET_ATTR_SIZE != 0
+    let ownership = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID
+    let times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME
+    let otherChanges = toSet & ownership != 0 || (!changesSize && toSet & times != 0)
+    do {
+        let size = changesSize ? Int64(attr!.pointee.st_size) : nil
+        request.attributes(try request.connection.dispatcher.setattr(ino, size: size, otherChanges: otherChanges))
+    } catch {
+        request.fail(error)
+    }
+}
+
+/// Files are served with direct I/O (no page cache: every read reaches the
+/// handler); writable ones also allow parallel direct writes, so blocked
+/// writers do not queue on the inode lock in the kernel. The file handle is
+/// the retained `OpenFile`, balanced in `fuseRelease`.
+private func fuseOpen(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    let request = FUSERequest(req)
+    let dispatcher = request.connection.dispatcher
+    let file: OpenFile
+    do {
+        file = try dispatcher.open(ino, flags: fi!.pointee.flags, caller: request.caller)
+    } catch {
+        request.fail(error)
+        return
+    }
+    var flags = UInt32(FOPEN_DIRECT_IO) | UInt32(FOPEN_NOFLUSH)
+    if file.isWritable { flags |= UInt32(FOPEN_PARALLEL_DIRECT_WRITES) }
+    let handle = Unmanaged.passRetained(file).toOpaque()
+    if !request.opened(fh: UInt64(UInt(bitPattern: handle)), flags: flags) {
+        Unmanaged<OpenFile>.fromOpaque(handle).release()
+        dispatcher.release(file)
+    }
+}
+
+private func fuseRead(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    let request = FUSERequest(req)
+    let connection = request.connection
+    let dispatched = connection.dispatcher.read(openFile(fi), offset: Int64(offset), size: size, caller: request.caller) { result in
+        connection.deliver(request) { request in
+            switch result {
+            case .success(let bytes): request.bytes(bytes)
+            case .failure(let error): request.fail(error)
+            }
+        }
+    }
+    if case .pending(let pending) = dispatched { connection.park(request, pending) }
+}
+
+private func fuseWrite(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ buffer: UnsafePointer<CChar>?, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    let request = FUSERequest(req)
+    let connection = request.connection
+    let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: size))
+    let dispatched = connection.dispatcher.write(openFile(fi), offset: Int64(offset), bytes: bytes, caller: request.caller) { result in
+        connection.deliver(request) { request in
+            switch result {
+            case .success(let count): request.written(count)
+            case .failure(let error): request.fail(error)
+            }
+        }
+    }
+    if case .pending(let pending) = dispatched { connection.park(request, pending) }
+}
+
+private func fuseFlush(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    FUSERequest(req).succeed()
+}
+
+private func fuseRelease(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    let request = FUSERequest(req)
+    let file = Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeRetainedValue()
+    request.connection.dispatcher.release(file)
+    request.succeed()
+}
+
+private func fuseOpendir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    let request = FUSERequest(req)
+    do {
+        try request.connection.dispatcher.opendir(ino, caller: request.caller)
+        _ = request.opened(fh: 0, flags: 0)
+    } catch {
+        request.fail(error)
+    }
+}
+
+/// Fills the kernel's buffer (the getdents size, up to 1 MiB) with as many
+/// entries as fit; the offset is the cookie of the last entry returned.
+private func fuseReaddir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    let request = FUSERequest(req)
+    let entries: [DirectoryEntry]
+    do {
+        // The smallest entry takes 32 bytes (24-byte header, name padded to 8).
+        entries = try request.connection.dispatcher.readdir(ino, after: Int64(offset), limit: max(1, size / 32))
+    } catch {
+        request.fail(error)
+        return
+    }
+    let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(size, 1))
+    defer { buffer.deallocate() }
+    var used = 0
+    var st = stat()
+    for entry in entries {
+        st.st_ino = UInt(entry.ino)
+        st.st_mode = entry.isDirectory ? S_IFDIR : S_IFREG
+        let needed = entry.name.withCString {
+            fuse_add_direntry(request.raw, buffer + used, size - used, $0, &st, off_t(entry.cookie))
+        }
+        if needed > size - used { break }
+        used += needed
+    }
+    _ = fuse_reply_buf(request.raw, buffer, used)
+}
+
+private func fuseReleasedir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    FUSERequest(req).succeed()
+}
+
+/// `handle` is present when the kernel wants a notification on readiness.
+private func fusePoll(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?, _ handle: OpaquePointer?) {
+    let request = FUSERequest(req)
+    let connection = request.connection
+    let waker = handle.map { FUSEPollWaker($0, connection: connection) }
+    do {
+        request.poll(try connection.dispatcher.poll(openFile(fi), caller: request.caller, waker: waker))
+    } catch {
+        request.fail(error)
+    }
+}
+
+private func fuseStatfs(_ req: fuse_req_t?, _ ino: fuse_ino_t) {
+    FUSERequest(req).statfs()
+}
