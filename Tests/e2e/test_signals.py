@@ -1,0 +1,157 @@
+"""Signals: to blocked callers (EINTR) and to the daemon (SIGTERM/SIGINT: EIO, exit 0,
+no mount left; SIGKILL: a new daemon on the same mount point serves)."""
+
+import errno
+import os
+import signal
+import subprocess
+import time
+
+from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, listdir, mounts_under, raw_write, read_file,
+                     read_value, write_file)
+
+
+def open_and_raw_write(path, data=b"1"):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        return raw_write(fd, data)
+    finally:
+        os.close(fd)
+
+
+class CallerSignalTests(DaemonTestCase):
+
+    def setUp(self):
+        super().setUp()
+        previous = signal.signal(signal.SIGUSR1, lambda signum, frame: None)
+        self.addCleanup(signal.signal, signal.SIGUSR1, previous)
+
+    def interrupt(self, call, timeout=5.0):
+        """Sends SIGUSR1 to the thread of `call` until its blocked write returns."""
+        deadline = time.monotonic() + timeout
+        while not call.finished(0.1):
+            if time.monotonic() > deadline:
+                self.fail("signalled write did not return within %.0fs" % timeout)
+            signal.pthread_kill(call.ident, signal.SIGUSR1)
+
+    def test_waiter_interrupted_by_signal_gets_eintr(self):
+        d = self.start_daemon()
+        child = self.fork(d)
+        wait_path = d.u("vm", child, "wait")
+        victim = Blocked(open_and_raw_write, wait_path, name="wait-victim")
+        other = Blocked(open_and_raw_write, wait_path, name="wait-other")
+        time.sleep(0.3)
+        self.assertFalse(victim.finished())
+        self.interrupt(victim)
+        self.assertEqual(victim.errno(), errno.EINTR)
+        # nothing else changed: the child runs, the other waiter still waits
+        self.assertEqual(read_value(d.u("vm", child, "status")), "Running")
+        self.assertEqual(read_file(wait_path), "")
+        self.assertFalse(other.finished(0.2))
+        write_file(d.s("instances", child, "exit"), b"4\n")
+        self.assertEqual(other.result(), 1)
+        self.assertEqual(read_value(wait_path), "4")
+
+    def test_queued_fork_interrupted_gets_eintr_and_forks_nothing(self):
+        d = self.start_daemon()
+        write_file(d.s("fork_latency_ms"), b"1500\n")
+        running = Blocked(open_and_raw_write, d.u("fork"), name="fork-running")
+        time.sleep(0.3)
+        queued = Blocked(open_and_raw_write, d.u("fork"), name="fork-queued")
+        time.sleep(0.3)
+        self.assertFalse(queued.finished())
+        self.interrupt(queued)
+        self.assertEqual(queued.errno(), errno.EINTR)
+        self.assertFalse(running.finished(), "the queued request was interrupted after the running fork")
+        self.assertEqual(running.result(), 1)
+        time.sleep(1.8)  # what the interrupted request would have taken
+        self.assertEqual(len(listdir(d.u("vm"))), 1)
+
+    def test_running_fork_is_not_interruptible(self):
+        d = self.start_daemon()
+        write_file(d.s("fork_latency_ms"), b"800\n")
+        call = Blocked(open_and_raw_write, d.u("fork"), name="fork-signalled")
+        time.sleep(0.3)
+        for _ in range(3):
+            signal.pthread_kill(call.ident, signal.SIGUSR1)
+            time.sleep(0.05)
+        self.assertEqual(call.result(), 1)
+        self.assertEqual(len(listdir(d.u("vm"))), 1)
+        self.assertRegex(read_value(d.u("fork")), UUID_RE)
+
+
+class DaemonSignalTests(DaemonTestCase):
+
+    def test_sigterm_answers_blocked_fork_and_wait_with_eio(self):
+        d = self.start_daemon()
+        child = self.fork(d)
+        write_file(d.s("fork_latency_ms"), b"5000\n")
+        blocked = [Blocked(write_file, d.u("fork"), b"1", os.O_WRONLY, 30, name="fork-running")]
+        time.sleep(0.2)
+        blocked += [Blocked(write_file, d.u("fork"), b"1", os.O_WRONLY, 30, name="fork-queued-%d" % i)
+                    for i in range(2)]
+        blocked += [Blocked(write_file, d.u("vm", child, "wait"), b"1", os.O_WRONLY, 30, name="wait-%d" % i)
+                    for i in range(3)]
+        shell_waiter = subprocess.Popen(["sh", "-c", "echo 1 > vm/%s/wait" % child], cwd=d.ukp,
+                                        stderr=subprocess.PIPE)
+        self.addCleanup(lambda: shell_waiter.poll() is None and shell_waiter.kill())
+        time.sleep(0.5)
+        self.assertFalse(any(call.finished() for call in blocked))
+        d.signal(signal.SIGTERM)
+        for call in blocked:
+            self.assertEqual(call.errno(timeout=STEP), errno.EIO, call.thread.name)
+        self.assertEqual(d.wait(), 0, d.stderr_text())
+        self.assertNotEqual(shell_waiter.wait(STEP), 0)
+        self.assertEqual(mounts_under(self.dir), [])
+
+    def test_sigint_unmounts_and_exits_zero(self):
+        d = self.start_daemon()
+        self.fork(d)
+        d.signal(signal.SIGINT)
+        self.assertEqual(d.wait(), 0, d.stderr_text())
+        self.assertEqual(mounts_under(self.dir), [])
+        # the mount points are plain directories again
+        self.assertEqual(os.listdir(d.ukp), [])
+
+    def test_sigkill_mid_fork_then_restart_on_same_mount_point(self):
+        d = self.start_daemon()
+        child = self.fork(d)
+        write_file(d.s("fork_latency_ms"), b"5000\n")
+        forking = Blocked(write_file, d.u("fork"), b"1", os.O_WRONLY, 30, name="fork-mid")
+        waiting = Blocked(write_file, d.u("vm", child, "wait"), b"1", os.O_WRONLY, 30, name="wait")
+        time.sleep(0.5)
+        d.signal(signal.SIGKILL)
+        self.assertEqual(d.wait(), -signal.SIGKILL)
+        # the blocked callers are released with an error, not left hanging
+        for call in (forking, waiting):
+            self.assertIsNotNone(call.errno(timeout=STEP), call.thread.name)
+        # a new daemon on the same mount points clears whatever was left and serves
+        again = self.start_daemon()
+        self.assertEqual(again.ukp, d.ukp)
+        self.assertEqual(listdir(again.u("vm")), [])
+        self.assertEqual(read_file(again.u("fork")), "")
+        fresh = self.fork(again)
+        self.assertNotEqual(fresh, child)
+        self.assertEqual(read_value(again.s("fork_latency_ms")), "0")
+        self.assertEqual(len(listdir(again.s("instances"))), 2)
+        # exactly one mount per path (nothing stacked or stale)
+        self.assertEqual(sorted(mounts_under(self.dir)), sorted([again.ukp, again.sim]))
+        again.signal(signal.SIGTERM)
+        self.assertEqual(again.wait(), 0)
+        self.assertEqual(mounts_under(self.dir), [])
+
+    def test_sigkill_leaves_no_dead_mount_for_clients(self):
+        d = self.start_daemon()
+        d.kill()
+        # either auto-unmounted or at worst ENOTCONN, never a hang
+        try:
+            Blocked(os.listdir, d.ukp).result(STEP)
+        except OSError as error:
+            self.assertEqual(error.errno, errno.ENOTCONN)
+        again = self.start_daemon()
+        self.assertEqual(sorted(listdir(again.u())), ["fork", "vm"])
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
