@@ -124,6 +124,48 @@ import Testing
         #expect(sim.instances.count == successes.count + 1)
     }
 
+    /// Interrupts under load: each request forks exactly once, fails `EBUSY`, or leaves
+    /// with `EINTR`; the children are exactly the successful forks.
+    @Test(arguments: [1, 2, 3])
+    func interruptsUnderLoad(seed: UInt64) async throws {
+        var random = SplitMix(seed: seed)
+        let sim = SimPlatform(engineConfiguration: .init(forkQueueDepth: 8), forkLatency: .microseconds(100))
+        let engine = sim.root.engine
+        let tasks = (0..<Int32(300)).map { thread in
+            Task { try await engine.fork(thread: thread) }
+        }
+        for task in tasks where random.next() % 3 == 0 { task.cancel() }
+        var successes: [UUID] = []
+        var errors: [Errno: Int] = [:]
+        for task in tasks {
+            switch await task.result {
+            case .success(let child): successes.append(child)
+            case .failure(let error): errors[error as? Errno ?? .badMessage, default: 0] += 1
+            }
+        }
+        #expect(Set(errors.keys).isSubset(of: [.resourceBusy, .interrupted]))
+        #expect(successes.count + errors.values.reduce(0, +) == tasks.count)
+        #expect(Set(successes).count == successes.count)
+        #expect(Set(engine.children.keys) == Set(successes))
+        #expect(sim.instances.count == successes.count + 1)
+        #expect(await engine.queuedForks == 0)
+        #expect(await !engine.isForking)
+    }
+
+    @Test func resultsAreReadableWhileAForkRuns() async throws {
+        let platform = ScriptedPlatform()
+        let engine = ForkEngine(platform: platform)
+        let (first, signal) = await startedFork(engine, platform, thread: 1)
+        let child = signal.succeed()
+        _ = try await first.value
+        let (second, secondSignal) = await startedFork(engine, platform, thread: 1)
+        #expect(engine.forkResult(thread: 1) == child.id)
+        #expect(engine.children.keys == [child.id])
+        secondSignal.fail(.rejected(.noMemory))
+        #expect(await errno(of: second) == .noMemory)
+        #expect(engine.forkResult(thread: 1) == child.id)
+    }
+
     @Test func queuedForksStartInArrivalOrder() async throws {
         let platform = ScriptedPlatform()
         let engine = ForkEngine(platform: platform)
