@@ -25,7 +25,7 @@ import unittest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY = os.path.abspath(os.path.join(REPO, os.environ.get("UKP_FUSE", ".build/debug/ukp-fuse")))
-FUSE_DEVICE = "/dev/fuse"
+FUSE_DEVICE = os.environ.get("UKP_FUSE_DEVICE", "/dev/fuse")  # override to rehearse the skip path
 FUSE_AVAILABLE = os.path.exists(FUSE_DEVICE)
 SKIP_REASON = "SKIPPED: /dev/fuse missing: every kernel-mount end-to-end test is skipped"
 
