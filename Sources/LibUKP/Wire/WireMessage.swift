@@ -1,0 +1,117 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+public import SystemPackage
+
+/// One message of the platform's wire protocol (guest ↔ platform).
+///
+/// Every message starts with an 8-byte header `{u32 msg_type, u32 correlation_id}`,
+/// little-endian; correlation id 0 marks an unsolicited message. UUIDs travel as their
+/// 16 bytes in RFC 4122 (network) order. Layouts, header included:
+///
+/// | type | code | body | size |
+/// |---|---|---|---|
+/// | `Error` | 0x1 | `i32` negated errno | 12 |
+/// | `ForkCreated` | 0x2 | child UUID, snapshot UUID, `u64` creation time, `u16` FQDN length, FQDN | 50 + FQDN |
+/// | `ParentId` | 0x3 | parent UUID | 24 |
+/// | `Status` | 0x4 | child UUID, `u32` state, zero padding | 32 |
+/// | `ExitStatus` | 0x5 | child UUID, `u32` exit code, zero padding | 32 |
+/// | `ForkRequest` | 0x6 | — (guest → platform) | 8 |
+///
+/// **Decision** (the platform says "padded to 32 bytes" without saying what): `Status` and
+/// `ExitStatus` are 32 bytes *including* the header, i.e. 4 bytes of padding, the size of
+/// the C struct `{hdr; u8 uuid[16]; u32 value; u32 pad}`. Padding is written as zeros and
+/// ignored when read.
+public struct WireMessage: Sendable, Hashable {
+    /// Matches a reply to its request; 0 for unsolicited messages.
+    public var correlationID: UInt32
+    public var payload: Payload
+
+    public init(correlationID: UInt32 = 0, _ payload: Payload) {
+        self.correlationID = correlationID
+        self.payload = payload
+    }
+
+    /// What a message says.
+    public enum Payload: Sendable, Hashable {
+        /// The platform refused a request with this errno (sent negated on the wire).
+        case error(Errno)
+        /// A fork succeeded; sent to the parent.
+        case forkCreated(WireForkCreated)
+        /// This instance is the child of a fork; the parent's UUID. Sent to the child.
+        case parentID(UUID)
+        /// A child of this instance changed state.
+        case status(child: UUID, state: InstanceState)
+        /// A child of this instance exited with this code.
+        case exitStatus(child: UUID, code: UInt32)
+        /// Guest → platform: fork this instance.
+        case forkRequest
+    }
+
+    /// The message type code of the header.
+    public var type: WireMessageType {
+        switch payload {
+        case .error: .error
+        case .forkCreated: .forkCreated
+        case .parentID: .parentID
+        case .status: .status
+        case .exitStatus: .exitStatus
+        case .forkRequest: .forkRequest
+        }
+    }
+}
+
+/// The body of `ForkCreated`.
+public struct WireForkCreated: Sendable, Hashable {
+    public var child: UUID
+    public var snapshot: UUID
+    /// Unix seconds.
+    public var creationTime: UInt64
+    /// The child's fully qualified domain name (at most 65535 bytes of UTF-8).
+    public var fqdn: String
+
+    public init(child: UUID, snapshot: UUID, creationTime: UInt64, fqdn: String = "") {
+        self.child = child
+        self.snapshot = snapshot
+        self.creationTime = creationTime
+        self.fqdn = fqdn
+    }
+}
+
+/// The `msg_type` codes of the wire protocol.
+public enum WireMessageType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case error = 0x1
+    case forkCreated = 0x2
+    case parentID = 0x3
+    case status = 0x4
+    case exitStatus = 0x5
+    case forkRequest = 0x6
+
+    /// The size of the header every message starts with.
+    public static let headerSize = 8
+
+    /// The whole message size, header included; for `ForkCreated` the size without the FQDN.
+    public var baseSize: Int {
+        switch self {
+        case .error: 12
+        case .forkCreated: 50
+        case .parentID: 24
+        case .status, .exitStatus: 32
+        case .forkRequest: 8
+        }
+    }
+
+    /// The name the platform's documentation uses.
+    public var description: String {
+        switch self {
+        case .error: "Error"
+        case .forkCreated: "ForkCreated"
+        case .parentID: "ParentId"
+        case .status: "Status"
+        case .exitStatus: "ExitStatus"
+        case .forkRequest: "ForkRequest"
+        }
+    }
+}
