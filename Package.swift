@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "VFSKit", targets: ["VFSKit"]),
         .library(name: "LibUKP", targets: ["LibUKP"]),
         .executable(name: "ukp-fuse", targets: ["ukp-fuse"]),
+        .library(name: "JobQueueFS", targets: ["JobQueueFS"]),
+        .executable(name: "jobqueue-fuse", targets: ["jobqueue-fuse"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -75,6 +77,28 @@ let package = Package(
         .testTarget(
             name: "FUSETests",
             dependencies: ["VFSKit", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "JobQueueFS",
+            dependencies: [
+                "VFSKit",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Collections", package: "swift-collections"),
+            ],
+            path: "Examples/JobQueue/Sources/JobQueueFS",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "jobqueue-fuse",
+            dependencies: ["JobQueueFS", "VFSKit"],
+            path: "Examples/JobQueue/Sources/jobqueue-fuse",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "JobQueueFSTests",
+            dependencies: ["JobQueueFS", "VFSKit", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Examples/JobQueue/Tests/JobQueueFSTests",
             swiftSettings: strict
         ),
     ]

@@ -1,0 +1,180 @@
+import Synchronization
+public import SystemPackage
+public import VFSKit
+
+/// A queue of shell commands that run a few at a time: the state behind the tree.
+///
+/// All state sits in one `QueueMachine` under one lock, with the tasks that run commands
+/// and the callers blocked in `wait`; signals and resumptions happen outside the lock.
+public final class JobQueue: Sendable {
+    /// One entry per job not yet forgotten: the tree's `jobs/` directory.
+    public let jobs = DynamicEntries<JobID, Job>()
+    private let runner: any JobRunner
+    private let state: Mutex<State>
+
+    private struct State {
+        var machine: QueueMachine
+        var tasks: [JobID: Task<Void, Never>] = [:]
+        var waiters: [JobID: [UInt64: CheckedContinuation<Void, any Error>]] = [:]
+        var nextWaiterID: UInt64 = 0
+        var lastSubmission: [UInt32: JobID] = [:]
+
+        /// Removes and answers the callers waiting for `id`, to resume outside the lock.
+        mutating func takeWaiters(_ id: JobID) -> [CheckedContinuation<Void, any Error>] {
+            Array(waiters.removeValue(forKey: id)?.values ?? [:].values)
+        }
+    }
+
+    /// - Parameters:
+    ///   - slots: how many jobs run at once (1 to 64).
+    ///   - runner: what runs a command; `ShellRunner()` runs it with `/bin/sh -c`.
+    public init(slots: Int = 1, runner: any JobRunner = ShellRunner()) {
+        self.runner = runner
+        state = Mutex(State(machine: QueueMachine(slots: slots)))
+    }
+
+    // MARK: - Reading
+
+    public var slots: Int { state.withLock { $0.machine.slots } }
+
+    /// The job's state; `ESTALE` once it was forgotten.
+    public func state(of job: Job) throws(Errno) -> JobState {
+        try record(job).state
+    }
+
+    /// The exit code once the command ended; nil while queued or running, or when it never ran.
+    public func exitCode(of job: Job) throws(Errno) -> Int32? {
+        try record(job).exitCode
+    }
+
+    /// The job `uid` submitted last (nil if none, or if it was forgotten).
+    public func lastSubmission(by uid: UInt32) -> JobID? {
+        state.withLock { state in
+            state.lastSubmission[uid].flatMap { state.machine.record($0) == nil ? nil : $0 }
+        }
+    }
+
+    private func record(_ job: Job) throws(Errno) -> QueueMachine.Record {
+        guard let record = state.withLock({ $0.machine.record(job.id) }) else { throw .staleNFSFileHandle }
+        return record
+    }
+
+    // MARK: - Changing
+
+    /// Queues `command` (one line for `/bin/sh -c`); `EINVAL` when it is blank.
+    @discardableResult
+    public func submit(_ command: String, by uid: UInt32 = 0) throws(Errno) -> JobID {
+        guard command.contains(where: { !$0.isWhitespace }) else { throw .invalidArgument }
+        let (id, started) = try state.withLock { state throws(Errno) -> (JobID, [Job]) in
+            let (id, start) = try state.machine.submit()
+            jobs.insert(Job(id: id, command: command, submitter: uid), for: id)
+            state.lastSubmission[uid] = id
+            return (id, launch(start, in: &state))
+        }
+        signalStateChanged(started)
+        return id
+    }
+
+    /// A queued job never runs; a running one is stopped. A finished job is left alone.
+    public func cancel(_ id: JobID) throws(Errno) {
+        let (outcome, waiters) = try state.withLock {
+            state throws(Errno) -> (QueueMachine.CancelOutcome, [CheckedContinuation<Void, any Error>]) in
+            let outcome = try state.machine.cancel(id)
+            switch outcome {
+            case .none: return (outcome, [])
+            case .dequeued: return (outcome, state.takeWaiters(id))
+            case .terminate:
+                state.tasks[id]?.cancel()
+                return (outcome, [])
+            }
+        }
+        if outcome == .dequeued {
+            for waiter in waiters { waiter.resume() }
+            jobs[id]?.stateChanged.signal()
+        }
+    }
+
+    /// Sets how many jobs run at once (1 to 64, else `EINVAL`); raising it starts queued jobs.
+    public func setSlots(_ count: Int) throws(Errno) {
+        let started = try state.withLock { state throws(Errno) in
+            launch(try state.machine.setSlots(count), in: &state)
+        }
+        signalStateChanged(started)
+    }
+
+    /// Removes a finished job and its directory: handles open under it answer `ESTALE`.
+    /// `ENOENT` for an unknown job, `EBUSY` while it is queued or running.
+    public func forget(_ id: JobID) throws(Errno) {
+        try state.withLock { state throws(Errno) in try state.machine.forget(id) }
+        jobs.remove(id)
+    }
+
+    /// Suspends until the job finished; throws `CancellationError` if the task is cancelled first.
+    public func waitUntilFinished(_ job: Job) async throws {
+        let waiterID = state.withLock { state in
+            defer { state.nextWaiterID += 1 }
+            return state.nextWaiterID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let answer = state.withLock { state -> Result<Void, any Error>? in
+                    guard let record = state.machine.record(job.id) else { return .failure(Errno.staleNFSFileHandle) }
+                    if record.state.isFinished { return .success(()) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiters[job.id, default: [:]][waiterID] = continuation
+                    return nil
+                }
+                if let answer { continuation.resume(with: answer) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters[job.id]?.removeValue(forKey: waiterID) }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Cancels every queued job, stops every running one, and returns once their commands
+    /// ended. Nothing is accepted or started afterwards.
+    public func shutdown() async {
+        let (cancelled, tasks, waiters) = state.withLock { state in
+            let (cancelled, terminate) = state.machine.shutdown()
+            let tasks = terminate.compactMap { state.tasks[$0] }
+            let waiters = cancelled.flatMap { state.takeWaiters($0) }
+            return (cancelled, tasks, waiters)
+        }
+        for waiter in waiters { waiter.resume() }
+        for id in cancelled { jobs[id]?.stateChanged.signal() }
+        for task in tasks {
+            task.cancel()
+            await task.value
+        }
+    }
+
+    // MARK: - Running
+
+    /// Starts a task per job; called under the lock (a new task does not run inline).
+    private func launch(_ ids: [JobID], in state: inout State) -> [Job] {
+        ids.compactMap { id in
+            guard let job = jobs[id] else { return nil }
+            state.tasks[id] = Task { [runner] in
+                let code = await runner.run(job.command, output: job.appendOutput)
+                self.exited(job, code: code)
+            }
+            return job
+        }
+    }
+
+    private func exited(_ job: Job, code: Int32) {
+        let (started, waiters) = state.withLock { state in
+            let start = state.machine.exited(job.id, code: code)
+            state.tasks[job.id] = nil
+            let waiters = state.takeWaiters(job.id)
+            return (launch(start, in: &state), waiters)
+        }
+        for waiter in waiters { waiter.resume() }
+        signalStateChanged([job] + started)
+    }
+
+    private func signalStateChanged(_ jobs: [Job]) {
+        for job in jobs { job.stateChanged.signal() }
+    }
+}
