@@ -93,6 +93,27 @@ class MountPointTests(DaemonTestCase):
         self.assertEqual(sorted(listdir(d.u())), ["fork", "vm"])
         self.assertEqual(mounts_under(self.dir), [deep])
 
+    def test_warns_about_a_kernel_request_timeout(self):
+        setting = "/proc/sys/fs/fuse/default_request_timeout"
+        if not os.path.exists(setting) or not os.access(setting, os.W_OK):
+            self.skipTest("%s is missing or not writable (Linux < 6.14 or not root)" % setting)
+        with open(setting) as f:
+            previous = f.read().strip()
+        # a huge value: harmless for any other mount made during these few seconds
+        try:
+            with open(setting, "w") as f:
+                f.write("65535\n")
+            d = self.start_daemon(sim=False)
+        finally:
+            with open(setting, "w") as f:
+                f.write(previous + "\n")
+        self.assertIn("default_request_timeout", d.stderr_text())
+        self.assertEqual(sorted(listdir(d.u())), ["fork", "vm"])
+        d.stop()
+        other = self.start_daemon(sim=False)
+        if previous == "0":
+            self.assertNotIn("request_timeout", other.stderr_text())
+
     def test_missing_dev_fuse_is_one_line_error(self):
         if shutil.which("unshare") is None:
             self.skipTest("unshare(1) is missing")

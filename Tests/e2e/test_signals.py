@@ -3,12 +3,13 @@ no mount left; SIGKILL: a new daemon on the same mount point serves)."""
 
 import errno
 import os
+import select
 import signal
 import subprocess
 import time
 
-from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, listdir, mounts_under, raw_write, read_file,
-                     read_value, write_file)
+from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, listdir, mounts_under, poll_fd, raw_write, read_file,
+                     read_value, timed, write_file)
 
 
 def open_and_raw_write(path, data=b"1"):
@@ -103,6 +104,19 @@ class DaemonSignalTests(DaemonTestCase):
         self.assertEqual(d.wait(), 0, d.stderr_text())
         self.assertNotEqual(shell_waiter.wait(STEP), 0)
         self.assertEqual(mounts_under(self.dir), [])
+
+    def test_poll_on_status_returns_when_the_daemon_stops(self):
+        d = self.start_daemon()
+        child = self.fork(d)
+        fd = os.open(d.u("vm", child, "status"), os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        self.assertEqual(timed(os.read, fd, 4096), b"Running\n")
+        poller = Blocked(poll_fd, fd, select.POLLPRI | select.POLLIN, 20000, name="poll-status")
+        time.sleep(0.3)
+        self.assertFalse(poller.finished())
+        d.signal(signal.SIGTERM)
+        self.assertNotEqual(poller.result(timeout=STEP), 0, "poll slept through the daemon's shutdown")
+        self.assertEqual(d.wait(), 0)
 
     def test_sigint_unmounts_and_exits_zero(self):
         d = self.start_daemon()

@@ -220,6 +220,8 @@ class WalkthroughTests(DaemonTestCase):
         self.addCleanup(os.close, status_fd)
         dir_fd = os.open(d.u("vm", child), os.O_RDONLY | os.O_DIRECTORY)
         self.addCleanup(os.close, dir_fd)
+        wait_fd = os.open(d.u("vm", child, "wait"), os.O_RDWR)
+        self.addCleanup(os.close, wait_fd)
         write_file(d.s("instances", child, "exit"), b"5\n")
         stopped_at = time.monotonic()
         # visible for the retention period, Stopped, wait readable
@@ -237,7 +239,15 @@ class WalkthroughTests(DaemonTestCase):
         self.assertIn("No such file or directory", err)
         # handles opened before: ESTALE
         self.assertErrno(errno.ESTALE, os.pread, status_fd, 4096, 0)
+        self.assertErrno(errno.ESTALE, os.fstat, status_fd)
+        self.assertErrno(errno.ESTALE, os.write, wait_fd, b"1")
+        self.assertErrno(errno.ESTALE, os.pread, wait_fd, 4096, 0)
         self.assertErrno(errno.ESTALE, os.listdir, dir_fd)
+        self.assertErrno(errno.ESTALE, os.fstat, dir_fd)
+        self.assertErrno(errno.ESTALE, lambda: os.stat("status", dir_fd=dir_fd))
+        self.assertErrno(errno.ESTALE, lambda: os.close(os.open("wait", os.O_RDONLY, dir_fd=dir_fd)))
+        # a poll on a stale handle reports an error rather than sleeping
+        self.assertTrue(timed(poll_fd, status_fd, POLL_STATUS, 2000) & (select.POLLERR | select.POLLHUP | POLL_STATUS))
         # the control tree forgets it as well; the kept child is untouched
         eventually(lambda: child not in listdir(d.s("instances")), timeout=5, message="instance gone")
         self.assertEqual(read_value(d.u("vm", keep, "status")), "Running")
