@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "VFSKit", targets: ["VFSKit"]),
+        .library(name: "VFSConformance", targets: ["VFSConformance"]),
         .library(name: "LibUKP", targets: ["LibUKP"]),
         .executable(name: "ukp-fuse", targets: ["ukp-fuse"]),
         .library(name: "JobQueueFS", targets: ["JobQueueFS"]),
@@ -39,6 +40,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "VFSConformance",
+            dependencies: ["VFSKit", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "LibUKP",
             dependencies: [
                 "VFSKit",
@@ -61,6 +67,11 @@ let package = Package(
         .testTarget(
             name: "VFSKitTests",
             dependencies: ["VFSKit", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ConformanceTests",
+            dependencies: ["VFSConformance", "LibUKP", "VFSKit"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -7,10 +7,10 @@ struct Spec: ParsableCommand {
         abstract: "Print the tree table generated from the declarations (Markdown).")
 
     @Flag(help: "Print the simulator's control tree instead of the ukp tree.")
-    var simControl = false
+    var control = false
 
     func run() {
         let sim = SimPlatform()
-        print(simControl ? sim.controlTree.specTable : sim.root.engine.tree.specTable, terminator: "")
+        print(control ? sim.controlTree.specTable : sim.root.engine.tree.specTable, terminator: "")
     }
 }

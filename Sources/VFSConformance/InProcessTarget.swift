@@ -1,0 +1,78 @@
+public import SystemPackage
+public import VFSKit
+
+/// Runs the conformance suite on the in-process driver, through the same dispatcher
+/// the FUSE driver uses.
+public struct InProcessTarget: ConformanceTarget {
+    public let driver: InProcessDriver
+    public let caller: Caller
+
+    public init(driver: InProcessDriver, caller: Caller = .root) {
+        self.driver = driver
+        self.caller = caller
+    }
+
+    private static let readOnlyNonBlocking: Int32 = 0o4000
+    private static let writeOnlyNonBlocking: Int32 = 0o1 | 0o4000
+
+    public func stat(_ path: String) async throws(Errno) -> FileStatus {
+        let attributes = try driver.stat(path)
+        return FileStatus(
+            isDirectory: attributes.isDirectory, permissions: attributes.permissions,
+            uid: attributes.uid, gid: attributes.gid, size: attributes.size)
+    }
+
+    public func list(_ path: String) async throws(Errno) -> [String] {
+        try driver.list(path, as: caller)
+    }
+
+    public func readAll(_ path: String, bufferSize: Int) async throws(Errno) -> [UInt8] {
+        let handle = try driver.open(path, flags: Self.readOnlyNonBlocking, as: caller)
+        defer { driver.close(handle) }
+        var bytes: [UInt8] = []
+        while true {
+            let chunk = try await driver.read(handle, size: bufferSize, offset: Int64(bytes.count))
+            if chunk.isEmpty { return bytes }
+            bytes += chunk
+        }
+    }
+
+    public func readAfterFirst(_ path: String, offset: Int64, size: Int) async throws(Errno) -> [UInt8] {
+        let handle = try driver.open(path, flags: Self.readOnlyNonBlocking, as: caller)
+        defer { driver.close(handle) }
+        _ = try await driver.read(handle, size: 1, offset: 0)
+        return try await driver.read(handle, size: size, offset: offset)
+    }
+
+    public func openForWriting(_ path: String) async throws(Errno) {
+        driver.close(try driver.open(path, flags: Self.writeOnlyNonBlocking, as: caller))
+    }
+
+    public func write(_ path: String, _ bytes: [UInt8]) async throws(Errno) -> Int {
+        let handle = try driver.open(path, flags: Self.writeOnlyNonBlocking, as: caller)
+        defer { driver.close(handle) }
+        return try await driver.write(handle, bytes)
+    }
+
+    public func truncateToZero(_ path: String) async throws(Errno) {
+        _ = try driver.dispatcher.setattr(try driver.stat(path).ino, size: 0, otherChanges: false)
+    }
+
+    public func attempt(_ mutation: Mutation, on path: String) async throws(Errno) {
+        let ino = try driver.stat(path).ino
+        switch mutation {
+        case .chmod, .chown, .utimes:
+            _ = try driver.dispatcher.setattr(ino, size: nil, otherChanges: true)
+        case .truncateNonZero:
+            _ = try driver.dispatcher.setattr(ino, size: 1, otherChanges: false)
+        case .createFile, .makeDirectory, .unlink, .removeDirectory, .rename:
+            try driver.dispatcher.modifyNamespace()
+        }
+    }
+
+    public func pollNow(_ path: String) async throws(Errno) -> PollEvents {
+        let handle = try driver.open(path, flags: Self.readOnlyNonBlocking, as: caller)
+        defer { driver.close(handle) }
+        return try driver.poll(handle)
+    }
+}

@@ -1,0 +1,56 @@
+/// A read-only view of a tree's declarations, for tools that check or document a tree
+/// (the conformance suite, spec generators).
+public struct Declaration: Sendable {
+    public enum Kind: Sendable, Equatable {
+        case file
+        case directory
+        /// The entries of a `ForEach`: each live entry is a directory named by its key.
+        case dynamic(placeholder: String)
+    }
+
+    /// The entry's name (the placeholder, such as `<uuid>`, for dynamic entries).
+    public let name: String
+    public let kind: Kind
+    public let permissions: UInt16
+    /// An owner override; nil means the tree's default owner.
+    public let owner: Owner?
+    public let summary: String
+    public let isReadable: Bool
+    public let isWritable: Bool
+    public let isPollable: Bool
+    /// The longest accepted write, for writable files.
+    public let writeLimit: Int
+    /// Children of directories (for dynamic entries: the content of each entry).
+    public let children: [Declaration]
+
+    init(_ node: Node) {
+        name = node.name
+        summary = node.summary
+        owner = node.owner
+        switch node.kind {
+        case .file(let behavior):
+            kind = .file
+            permissions = node.permissions ?? behavior.defaultPermissions
+            isReadable = behavior.reader != nil
+            isWritable = behavior.writer != nil
+            isPollable = behavior.poll != nil
+            writeLimit = behavior.writeLimit
+            children = []
+        case .directory(let content):
+            kind = .directory
+            permissions = node.permissions ?? 0o555
+            (isReadable, isWritable, isPollable, writeLimit) = (true, false, false, 0)
+            children = content.children.map(Declaration.init)
+        case .dynamic(let source):
+            kind = .dynamic(placeholder: source.placeholder)
+            permissions = source.permissions
+            (isReadable, isWritable, isPollable, writeLimit) = (true, false, false, 0)
+            children = source.exampleContent().map(Declaration.init)
+        }
+    }
+}
+
+extension Tree {
+    /// The root directory's declaration.
+    public var declaration: Declaration { Declaration(root) }
+}
