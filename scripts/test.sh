@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: the Swift suites (in-process and through the kernel)
-# and the end-to-end tests with ordinary clients. Tests that need /dev/fuse say
-# loudly when they are skipped.
+# Sets up and runs every test: the Swift suites (in-process, and through the kernel)
+# and the end-to-end tests of the daemon with ordinary clients (Tests/e2e). Tests that
+# need /dev/fuse say loudly when they are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -10,4 +10,11 @@ if [ ! -e /dev/fuse ]; then
     echo "!!!!!!!! SKIPPED: /dev/fuse is missing: every kernel-mount test is skipped !!!!!!!!" >&2
 fi
 swift build --build-tests
-swift test --skip-build
+status=0
+swift test --skip-build || status=$?
+UKP_FUSE="$(swift build --show-bin-path)/ukp-fuse" Tests/e2e/run.sh || status=$?
+if grep -E ' fuse(\.| )' /proc/mounts | grep -v '^fusectl' >&2; then
+    echo "test.sh: FUSE mounts were left behind" >&2
+    status=1
+fi
+exit "$status"
