@@ -6,6 +6,7 @@ import os
 import select
 import signal
 import subprocess
+import threading
 import time
 
 from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, listdir, mounts_under, poll_fd, raw_write, read_file,
@@ -52,6 +53,38 @@ class CallerSignalTests(DaemonTestCase):
         write_file(d.s("instances", child, "exit"), b"4\n")
         self.assertEqual(other.result(), 1)
         self.assertEqual(read_value(wait_path), "4")
+
+    def test_os_write_in_main_thread_is_interrupted_by_a_raising_handler(self):
+        """The plain `os.write` form: Python retries EINTR in other threads (PEP 475), so
+        here the main thread blocks and a handler that raises ends the interrupted write."""
+        class Interrupted(Exception):
+            pass
+
+        def raise_interrupted(signum, frame):
+            raise Interrupted()
+        d = self.start_daemon()
+        child = self.fork(d)
+        fd = timed(os.open, d.u("vm", child, "wait"), os.O_WRONLY)
+        self.addCleanup(os.close, fd)
+        previous = signal.signal(signal.SIGUSR2, raise_interrupted)
+        self.addCleanup(signal.signal, signal.SIGUSR2, previous)
+        main = threading.get_ident()
+        stop = threading.Event()
+
+        def keep_signalling():
+            time.sleep(0.3)
+            while not stop.wait(0.2):
+                signal.pthread_kill(main, signal.SIGUSR2)
+        threading.Thread(target=keep_signalling, daemon=True).start()
+        started = time.monotonic()
+        try:
+            with self.assertRaises(Interrupted):
+                os.write(fd, b"1")  # blocks: the child runs (the watchdog guards a hang)
+        finally:
+            stop.set()
+        self.assertGreaterEqual(time.monotonic() - started, 0.25, "the write did not block")
+        self.assertEqual(read_value(d.u("vm", child, "status")), "Running")
+        self.assertEqual(read_file(d.u("vm", child, "wait")), "")
 
     def test_queued_fork_interrupted_gets_eintr_and_forks_nothing(self):
         d = self.start_daemon()
