@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, listdir, mounts_under, poll_fd, raw_write, read_file,
+from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, errno_of, listdir, mounts_under, poll_fd, raw_write, read_file,
                      read_value, timed, write_file)
 
 
@@ -19,6 +19,24 @@ def open_and_raw_write(path, data=b"1"):
         return raw_write(fd, data)
     finally:
         os.close(fd)
+
+
+def auto_unmount_helpers(daemon_pid, mountpoint):
+    """The fusermount3 processes libfuse's auto_unmount started for this daemon's mount."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                argv = f.read().split(b"\0")
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if argv and argv[0].endswith(b"fusermount3") and mountpoint.encode() in argv and ppid == daemon_pid:
+            found.append(int(entry))
+    return found
 
 
 class CallerSignalTests(DaemonTestCase):
@@ -183,6 +201,30 @@ class DaemonSignalTests(DaemonTestCase):
         self.assertEqual(len(listdir(again.s("instances"))), 2)
         # exactly one mount per path (nothing stacked or stale)
         self.assertEqual(sorted(mounts_under(self.dir)), sorted([again.ukp, again.sim]))
+        again.signal(signal.SIGTERM)
+        self.assertEqual(again.wait(), 0)
+        self.assertEqual(mounts_under(self.dir), [])
+
+    def test_stale_mount_is_cleared_at_start(self):
+        """A daemon killed together with its auto-unmount helper (e.g. a whole cgroup
+        SIGKILLed) leaves "Transport endpoint is not connected"; the next start clears it
+        instead of mounting on top of it."""
+        d = self.start_daemon(sim=False)
+        helpers = auto_unmount_helpers(d.pid, d.ukp)
+        self.assertTrue(helpers, "no fusermount3 auto_unmount helper found for the daemon")
+        for pid in helpers:
+            os.kill(pid, signal.SIGSTOP)  # so that it cannot unmount when the daemon dies
+        d.kill()
+        for pid in helpers:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.3)
+        self.assertEqual(mounts_under(self.dir), [d.ukp])
+        self.assertEqual(errno_of(os.statvfs, d.ukp), errno.ENOTCONN, "the mount is not stale")
+        self.expect_leftover_mounts = True
+        again = self.start_daemon(sim=False)
+        self.assertEqual(sorted(listdir(again.u())), ["fork", "vm"])
+        self.assertEqual(mounts_under(self.dir), [again.ukp],
+                         "the stale mount was not cleared: the new mount is stacked on top of it")
         again.signal(signal.SIGTERM)
         self.assertEqual(again.wait(), 0)
         self.assertEqual(mounts_under(self.dir), [])
