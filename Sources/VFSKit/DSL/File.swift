@@ -49,8 +49,8 @@ public struct File: NodeConvertible {
     ) -> File {
         var file = self
         file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName) {
-            context, text throws(Errno) in
-            let value = try Value(fileText: text)
+            context, bytes throws(Errno) in
+            let value = try Value(fileBytes: bytes)
             do { try await handler(context, value) } catch { throw Errno(handlerError: error) }
         }
         return file
@@ -82,7 +82,8 @@ struct FileBehavior: Sendable {
     struct Writer: Sendable {
         let help: String
         let typeName: String
-        let apply: @Sendable (RequestContext, String) async throws(Errno) -> Void
+        /// Parses the written bytes and runs the handler.
+        let apply: @Sendable (RequestContext, [UInt8]) async throws(Errno) -> Void
     }
 
     struct Poll: Sendable {

@@ -43,7 +43,7 @@ extension Dispatcher {
         let bytes = rendering!
         guard offset < bytes.count else { return [] }
         let start = Int(offset)
-        return bytes[start..<min(bytes.count, start + size)]
+        return bytes[start..<start + min(size, bytes.count - start)]
     }
 
     /// For sysfs-style polling: the signal count a read at offset 0 is about to show.
@@ -58,8 +58,7 @@ extension Dispatcher {
         guard let writer = file.behavior.writer, file.isWritable else { throw .badFileDescriptor }
         guard bytes.count <= file.behavior.writeLimit else { throw .invalidArgument }
         guard !bytes.isEmpty else { return 0 }
-        let text = try WrittenText.decode(bytes)
-        try await writer.apply(context, text)
+        try await writer.apply(context, bytes)
         return bytes.count
     }
 

@@ -7,12 +7,21 @@ public protocol FileValue: Sendable {
     /// Parses written bytes (trailing whitespace, such as `echo`'s newline, already trimmed).
     /// Throws `EINVAL` when they do not parse.
     init(fileText: String) throws(Errno)
+    /// Parses the raw written bytes; by default they must be printable ASCII and are
+    /// decoded, trailing whitespace trimmed, for `init(fileText:)`.
+    init(fileBytes: [UInt8]) throws(Errno)
     /// How the spec table names the type.
     static var typeName: String { get }
 }
 
 extension FileValue {
     public static var typeName: String { String(describing: Self.self) }
+
+    /// Parses written bytes: they must be printable ASCII (`EINVAL` otherwise), and
+    /// trailing whitespace is trimmed before `init(fileText:)`.
+    public init(fileBytes: [UInt8]) throws(Errno) {
+        try self.init(fileText: WrittenText.decode(fileBytes))
+    }
 }
 
 /// A value whose text is its `description`, parsed by `init?(_ text:)`.
@@ -80,6 +89,8 @@ extension Optional: FileValue where Wrapped: FileValue {
 /// A written value whose contents are ignored: the write itself is the event.
 public struct Ignored: FileValue, Equatable {
     public init() {}
+    /// Any bytes at all, ASCII or not: SPEC.md's "the bytes are ignored".
+    public init(fileBytes: [UInt8]) {}
     public init(fileText: String) {}
     public func fileBytes() -> [UInt8] { [] }
     public static var typeName: String { "any" }
