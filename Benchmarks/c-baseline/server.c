@@ -2,9 +2,10 @@
 // against. Serves /status ("Running\n", size 4096, direct I/O) and, with -n N,
 // a directory /dir of N UUID-named empty files (for readdir benchmarks).
 //
-//   server [-n N] [-t MAX_THREADS] MOUNTPOINT
+//   server [-n N] [-t MAX_THREADS] [-S] MOUNTPOINT
 //
-// Runs in the foreground; SIGINT/SIGTERM unmount. auto_unmount covers a crash.
+// Runs in the foreground; SIGINT/SIGTERM unmount. auto_unmount covers a crash,
+// except with -S (used by tests to leave a stale mount behind on purpose).
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
@@ -138,16 +139,21 @@ static const struct fuse_lowlevel_ops ops = {
 
 int main(int argc, char **argv) {
     unsigned int max_threads = 10;
+    int auto_unmount = 1;
     int c;
-    while ((c = getopt(argc, argv, "n:t:")) != -1) {
+    while ((c = getopt(argc, argv, "n:t:S")) != -1) {
         if (c == 'n') entries = strtoul(optarg, NULL, 10);
         else if (c == 't') max_threads = (unsigned)strtoul(optarg, NULL, 10);
-        else { fprintf(stderr, "usage: %s [-n N] [-t THREADS] MOUNTPOINT\n", argv[0]); return 2; }
+        else if (c == 'S') auto_unmount = 0;
+        else { fprintf(stderr, "usage: %s [-n N] [-t THREADS] [-S] MOUNTPOINT\n", argv[0]); return 2; }
     }
-    if (optind != argc - 1) { fprintf(stderr, "usage: %s [-n N] [-t THREADS] MOUNTPOINT\n", argv[0]); return 2; }
+    if (optind != argc - 1) { fprintf(stderr, "usage: %s [-n N] [-t THREADS] [-S] MOUNTPOINT\n", argv[0]); return 2; }
     const char *mountpoint = argv[optind];
 
-    char *fargv[] = { argv[0], "-o", "fsname=cbaseline,subtype=cbaseline,default_permissions,auto_unmount", NULL };
+    char *options = auto_unmount
+        ? "fsname=cbaseline,subtype=cbaseline,default_permissions,auto_unmount"
+        : "fsname=cbaseline,subtype=cbaseline,default_permissions";
+    char *fargv[] = { argv[0], "-o", options, NULL };
     struct fuse_args args = { .argc = 3, .argv = fargv, .allocated = 0 };
     struct fuse_session *se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
     if (!se) return 1;

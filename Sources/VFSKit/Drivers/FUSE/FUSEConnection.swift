@@ -117,11 +117,11 @@ final class FUSEConnection: Sendable {
     var parkedCount: Int { parked.withLock { $0.requests.count } }
 }
 
-/// The kernel interrupted a parked request (the caller got a signal). Runs
-/// with the request's lock held, so the cancellation is handed to a task:
-/// a handler that replied synchronously from it would deadlock in `deliver`.
+/// The kernel interrupted a parked request (the caller got a signal). Runs on
+/// a libfuse worker with the request's lock held: `interrupt()` only cancels
+/// the handler's task, whose reply then comes from the task's own thread.
+/// (A reply sent synchronously from here would deadlock in `deliver`.)
 func fuseInterrupted(_ req: fuse_req_t?, _ data: UnsafeMutableRawPointer?) {
     guard let data else { return }
-    let pending = Unmanaged<PendingRequest>.fromOpaque(data).takeUnretainedValue()
-    Task { pending.interrupt() }
+    Unmanaged<PendingRequest>.fromOpaque(data).takeUnretainedValue().interrupt()
 }

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+import VFSKit
+
+extension KernelTests {
+    /// Mounting, stopping, crashing, and what is left at the mount point.
+    @Suite(.timeLimit(.minutes(2)))
+    struct Lifecycle {
+        /// stop() answers every blocked caller with EIO, then unmounts.
+        @Test func stopAnswersBlockedWritersWithEIOAndUnmounts() async throws {
+            let fixture = KernelTestTree()
+            let mount = try MountedTree(fixture.tree)
+            let writer = Process()
+            let errors = Pipe()
+            writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+            writer.arguments = ["-c", "echo 1 > \(mount.file("wait"))"]
+            writer.standardError = errors
+            do {
+                try writer.run()
+            } catch {
+                mount.close()
+                throw error
+            }
+            #expect(await KernelFixture.eventually { fixture.gate.waiting == 1 })
+            #expect(mount.close(), "serve() did not return")
+            writer.waitUntilExit()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(writer.terminationStatus != 0)
+            #expect(message.contains("Input/output error") || message.contains("I/O error"), "\(message)")
+            #expect(!KernelFixture.isMounted(mount.path))
+        }
+
+        /// A server killed with SIGKILL leaves no mount behind (libfuse's auto_unmount).
+        @Test func crashedServerLeavesNoMount() async throws {
+            let baseline = try KernelFixture.baseline
+            let path = KernelFixture.makeMountPoint()
+            defer { rmdir(path) }
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: baseline)
+            server.arguments = [path]
+            try server.run()
+            defer {
+                if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+                if KernelFixture.isMounted(path) { _ = umount2(path, Int32(MNT_DETACH)) }
+            }
+            #expect(await KernelFixture.eventually { KernelFixture.isMounted(path) })
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+            #expect(await KernelFixture.eventually { !KernelFixture.isMounted(path) }, "mount left behind after a crash")
+        }
+
+        /// A dead mount ("Transport endpoint is not connected") at the mount point is
+        /// cleared at start-up.
+        @Test func staleMountIsClearedAtMount() async throws {
+            let baseline = try KernelFixture.baseline
+            let path = KernelFixture.makeMountPoint()
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: baseline)
+            server.arguments = ["-S", path] // no auto_unmount: its death leaves a stale mount
+            try server.run()
+            defer {
+                if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+                if KernelFixture.isMounted(path) { _ = umount2(path, Int32(MNT_DETACH)) }
+                rmdir(path)
+            }
+            #expect(await KernelFixture.eventually { KernelFixture.isMounted(path) })
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+            var info = stat()
+            #expect(stat(path, &info) != 0 && errno == ENOTCONN, "expected a stale mount")
+
+            let dispatcher = try Dispatcher(tree: KernelTestTree().tree)
+            let fuse = FUSEServer(dispatcher: dispatcher, mountpoint: path)
+            try fuse.mount()
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                fuse.serve()
+                done.signal()
+            }
+            let cat = await ProcessResult.run(["/bin/cat", path + "/status"])
+            fuse.stop()
+            #expect(done.wait(timeout: .now() + 15) == .success)
+            #expect(cat.stdout == "Running\n")
+            #expect(!KernelFixture.isMounted(path))
+        }
+
+        @Test func unusableMountPointsAreOneLineErrors() throws {
+            let dispatcher = try Dispatcher(tree: KernelTestTree().tree)
+            let missing = "/nonexistent/vfskit-\(getpid())"
+            #expect(throws: FUSEServerError.mountPointMissing(missing)) {
+                try FUSEServer(dispatcher: dispatcher, mountpoint: missing).mount()
+            }
+            let file = NSTemporaryDirectory() + "vfskit-file-\(getpid())"
+            _ = FileManager.default.createFile(atPath: file, contents: Data())
+            defer { unlink(file) }
+            #expect(throws: FUSEServerError.mountPointNotDirectory(file)) {
+                try FUSEServer(dispatcher: dispatcher, mountpoint: file).mount()
+            }
+            for error in [FUSEServerError.mountPointMissing(missing), .mountPointNotDirectory(file), .fuseDeviceMissing, .fusermountMissing, .staleMountNotCleared(file)] {
+                #expect(!error.description.contains("\n"))
+                #expect(!error.description.isEmpty)
+            }
+        }
+
+        /// stop() before serve() and twice in a row are harmless.
+        @Test func stopIsIdempotent() async throws {
+            let mount = try MountedTree(KernelTestTree().tree)
+            mount.server.stop()
+            mount.server.stop()
+            #expect(mount.close())
+            #expect(!KernelFixture.isMounted(mount.path))
+        }
+    }
+}
