@@ -6,7 +6,7 @@ import VFSKit
 import Glibc
 #endif
 
-/// Builds the sim platform and the mounts from the command line, then serves until a
+/// Builds the platform and the mounts from the command line, then serves until a
 /// signal: SIGINT/SIGTERM answer every blocked `fork` and `wait` with `EIO`, unmount, exit 0.
 struct Daemon {
     let settings: ServeOptions
@@ -23,15 +23,13 @@ struct Daemon {
             logger.warning("\(warning); set it to 0 for blocking fork and wait writes")
         }
 
-        let sim = SimPlatform(engineConfiguration: ForkEngine.Configuration(
-            forkQueueDepth: settings.forkQueueDepth,
-            stoppedRetention: .milliseconds(Int64(settings.stoppedRetention * 1000))))
+        let platform = try InstancePlatform(settings: settings, logger: logger)
         let uid = settings.uid ?? getuid()
         let gid = settings.gid ?? getgid()
         let options = FUSEMountOptions(allowOther: settings.allowOther, fsname: "ukp", subtype: "ukp")
 
-        var mounts = [(path: settings.mountpoint, tree: sim.root.engine.tree)]
-        if let control = settings.simControl {
+        var mounts = [(path: settings.mountpoint, tree: platform.engine.tree)]
+        if let control = settings.simControl, let sim = platform.sim {
             mounts.append((control, sim.controlTree))
         }
         var servers: [FUSEServer] = []
@@ -45,10 +43,11 @@ struct Daemon {
             }
         } catch {
             for server in servers { server.stop(); await DedicatedThread.run { server.serve() } }
+            await platform.shutdown()
             throw error
         }
 
-        let service = FUSEService(servers: servers, sim: sim, primary: settings.mountpoint, logger: logger)
+        let service = FUSEService(servers: servers, platform: platform, primary: settings.mountpoint, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -60,13 +59,13 @@ struct Daemon {
 /// fail blocked callers with `EIO` first, then unmount.
 struct FUSEService: Service {
     let servers: [FUSEServer]
-    let sim: SimPlatform
+    let platform: InstancePlatform
     let primary: String
     let logger: Logger
 
     func run() async throws {
         let servers = servers
-        let sim = sim
+        let platform = platform
         let logger = logger
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -88,7 +87,7 @@ struct FUSEService: Service {
         } onGracefulShutdown: {
             Task {
                 logger.info("shutting down: answering blocked callers with EIO")
-                for instance in sim.instances.values { await instance.engine.shutdown() }
+                await platform.shutdown()
                 for _ in 0..<200 where servers.contains(where: { $0.blockedRequests > 0 }) {
                     try? await Task.sleep(for: .milliseconds(10))
                 }

@@ -16,8 +16,16 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "The platform to fork on: sim (embedded simulator) or wire (the platform's wire protocol).")
     var platform = PlatformName.sim
 
-    @Option(help: ArgumentHelp("Also mount the simulator's control tree here.", valueName: "path"))
+    @Option(help: ArgumentHelp("Also mount the simulator's control tree here (--platform sim).", valueName: "path"))
     var simControl: String?
+
+    /// Where `--platform wire` reaches the platform when `--wire-path` is not given.
+    static let defaultWirePath = "/dev/virtio-ports/ukp"
+
+    @Option(help: ArgumentHelp(
+        "With --platform wire: the platform's stream, a Unix socket or a character device (default \(defaultWirePath)).",
+        valueName: "path"))
+    var wirePath: String?
 
     @Option(help: ArgumentHelp("Fork requests that may wait behind the running one before EBUSY.", valueName: "n"))
     var forkQueueDepth = 32
@@ -49,8 +57,11 @@ struct ServeOptions: ParsableArguments {
         guard stoppedRetention >= 0, stoppedRetention.isFinite else {
             throw ValidationError("--stopped-retention must be a non-negative number of seconds")
         }
-        guard platform == .sim else {
-            throw ValidationError("--platform wire is not available in this build yet; use --platform sim")
+        if platform == .wire, simControl != nil {
+            throw ValidationError("--sim-control needs --platform sim: the wire platform has no simulator to control")
+        }
+        if platform == .sim, wirePath != nil {
+            throw ValidationError("--wire-path needs --platform wire")
         }
         if let simControl, simControl == mountpoint {
             throw ValidationError("--sim-control must differ from --mountpoint")
