@@ -2,14 +2,16 @@
 # Small-read round trip through the kernel: a minimal C libfuse low-level server
 # against other servers, measured in the same run.
 #
-#   Benchmarks/fuse-read.sh [-r ROUNDS] [-p CPU] [-c "CLIENT ARGS"] [NAME=COMMAND ...]
+#   Benchmarks/fuse-read.sh [-r ROUNDS] [-p CPU] [-c "CLIENT ARGS"] [-d ENTRIES] [NAME=COMMAND ...]
 #
 # Each server command is run as `COMMAND MOUNTPOINT` and must serve a file
 # `status` at the mount's root. The C baseline always runs first; the script
 # alternates servers for ROUNDS rounds (default 3) and reports, per server, the
 # median over rounds of the 1-thread median/p99 pread latency and of the
 # 4-thread throughput, with the ratio to C. With -p, servers and client all run
-# on that one CPU (no cross-CPU wake-ups: the least noisy comparison). Example:
+# on that one CPU (no cross-CPU wake-ups: the least noisy comparison). With -d,
+# servers are also started with `-n ENTRIES` and a full getdents64 scan of
+# `dir` (32 KiB buffer) is timed. Example:
 #
 #   Benchmarks/fuse-read.sh swift=".build-fuse/release/vfs-bench-server"
 #
@@ -22,12 +24,14 @@ out="$here/out"
 rounds=3
 client_args="-i 20000 -w 2000 -t 4 -s 3"
 pin=()
-while getopts "r:c:p:" opt; do
+dir_entries=0
+while getopts "r:c:p:d:" opt; do
     case "$opt" in
         r) rounds="$OPTARG" ;;
         p) pin=(taskset -c "$OPTARG") ;;
+        d) dir_entries="$OPTARG" ;;
         c) client_args="$OPTARG" ;;
-        *) echo "usage: $0 [-r ROUNDS] [-p CPU] [-c CLIENT_ARGS] [NAME=COMMAND ...]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-r ROUNDS] [-p CPU] [-c CLIENT_ARGS] [-d ENTRIES] [NAME=COMMAND ...]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -38,6 +42,7 @@ mkdir -p "$out"
 cflags="-O2 -Wall -Wextra"
 cc $cflags $(pkg-config --cflags fuse3) -o "$out/c-server" "$here/c-baseline/server.c" $(pkg-config --libs fuse3)
 cc $cflags -pthread -o "$out/preadbench" "$here/client/preadbench.c"
+cc $cflags -o "$out/readdirbench" "$here/client/readdirbench.c"
 
 names=(c)
 commands=("$out/c-server")
@@ -67,7 +72,7 @@ trap 'exit 130' INT TERM
 
 mount_server() {
     # shellcheck disable=SC2086
-    "${pin[@]}" $1 "$mnt" 2>"$out/server.log" &
+    "${pin[@]}" $1 ${2:-} "$mnt" 2>"$out/server.log" &
     server_pid=$!
     for _ in $(seq 200); do
         if grep -q " $mnt " /proc/mounts && [ -e "$mnt/status" ]; then return 0; fi
@@ -105,3 +110,16 @@ for name in "${names[@]}"; do
         "$(awk -v a="$m" -v b="$c_median" 'BEGIN { printf "%.2f", a / b }')" \
         "$(awk -v a="$r" -v b="$c_rps" 'BEGIN { printf "%.2f", a / b }')"
 done
+
+if [ "$dir_entries" -gt 0 ]; then
+    echo
+    printf '%-10s %10s %12s %10s %16s\n' server entries median_ms min_ms getdents_calls
+    for i in "${!names[@]}"; do
+        mount_server "${commands[$i]}" "-n $dir_entries"
+        line="$("${pin[@]}" "$out/readdirbench" -r 5 "$mnt/dir")"
+        unmount
+        printf '%-10s %10s %12s %10s %16s\n' "${names[$i]}" \
+            "$(echo "$line" | field entries)" "$(echo "$line" | field median_ms)" \
+            "$(echo "$line" | field min_ms)" "$(echo "$line" | field getdents_calls)"
+    done
+fi

@@ -91,6 +91,21 @@ extension KernelTests {
             }
         }
 
+        /// A listing longer than one getdents buffer resumes by cookie: every entry
+        /// once, in insertion order, even with a tiny buffer.
+        @Test func longListingsResumeByCookie() async throws {
+            let fixture = KernelTestTree()
+            let names = (0..<5000).map { "item-\($0)" }
+            for (index, name) in names.enumerated() { fixture.items.insert(index, for: name) }
+            try await withMountedTree(fixture.tree) { mount in
+                let listing = await ProcessResult.run(["/bin/ls", "-f", mount.file("items")])
+                #expect(listing.stdout.split(separator: "\n").map(String.init) == [".", ".."] + names)
+                let client = try KernelFixture.client
+                let small = await ProcessResult.run([client, "readdir", mount.file("items"), "200"])
+                #expect(small.stdout.split(separator: "\n").map(String.init) == [".", ".."] + names, "\(small.stderr)")
+            }
+        }
+
         /// Dynamic entries list in insertion order; a removed entry vanishes at once
         /// (zero cache timeouts) and its open handles answer ESTALE.
         @Test func dynamicEntriesAndStaleHandles() async throws {

@@ -2,6 +2,8 @@
 //
 //   fuseclient pread FILE OFFSET SIZE
 //       one pread(2); prints "n=<bytes> data=<bytes, \n as \\n>" or "errno=<n>"
+//   fuseclient readdir DIR BUFFER
+//       lists DIR with getdents64 and a BUFFER-byte buffer, one name a line
 //   fuseclient interrupt WAITFILE COUNTFILE
 //       a thread blocks in write(2) on WAITFILE; once COUNTFILE reads 1, the
 //       thread gets SIGUSR1 (handler without SA_RESTART); prints
@@ -12,6 +14,7 @@
 //       then one write to RELEASEFILE must release them all. Prints
 //       "blocked=<n> parked_ms=<ms> read_median_us=<us> released=<n> failed=<n> release_ms=<ms>"
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -64,6 +67,25 @@ static int cmd_pread(const char *path, long offset, long size) {
     putchar('\n');
     free(buf);
     close(fd);
+    return 0;
+}
+
+static int cmd_readdir(const char *path, long size) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) { printf("errno=%d\n", errno); return 1; }
+    char *buf = malloc(size);
+    for (;;) {
+        long n = getdents64(fd, buf, size);
+        if (n < 0) { printf("errno=%d\n", errno); return 1; }
+        if (n == 0) break;
+        for (long off = 0; off < n;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + off);
+            puts(d->d_name);
+            off += d->d_reclen;
+        }
+    }
+    close(fd);
+    free(buf);
     return 0;
 }
 
@@ -170,9 +192,11 @@ static int cmd_writers(long n, const char *waitfile, const char *countfile, cons
 }
 
 int main(int argc, char **argv) {
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     if (argc == 5 && strcmp(argv[1], "pread") == 0)
         return cmd_pread(argv[2], atol(argv[3]), atol(argv[4]));
+    if (argc == 4 && strcmp(argv[1], "readdir") == 0)
+        return cmd_readdir(argv[2], atol(argv[3]));
     if (argc == 4 && strcmp(argv[1], "interrupt") == 0)
         return cmd_interrupt(argv[2], argv[3]);
     if (argc == 7 && strcmp(argv[1], "writers") == 0)

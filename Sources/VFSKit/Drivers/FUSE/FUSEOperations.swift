@@ -160,28 +160,38 @@ private func fuseOpendir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMuta
 
 /// Fills the kernel's buffer (the getdents size, up to 1 MiB) with as many
 /// entries as fit; the offset is the cookie of the last entry returned.
+/// Entries are fetched in batches sized for typical names (64 bytes each, a
+/// UUID's), so a full buffer costs about one batch and little is fetched in vain.
 private func fuseReaddir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
     let request = FUSERequest(req)
-    let entries: [DirectoryEntry]
-    do {
-        // The smallest entry takes 32 bytes (24-byte header, name padded to 8).
-        entries = try request.connection.dispatcher.readdir(ino, after: Int64(offset), limit: max(1, size / 32))
-    } catch {
-        request.fail(error)
-        return
-    }
+    let dispatcher = request.connection.dispatcher
     let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(size, 1))
     defer { buffer.deallocate() }
     var used = 0
+    var cookie = Int64(offset)
     var st = stat()
-    for entry in entries {
-        st.st_ino = UInt(entry.ino)
-        st.st_mode = entry.isDirectory ? S_IFDIR : S_IFREG
-        let needed = entry.name.withCString {
-            fuse_add_direntry(request.raw, buffer + used, size - used, $0, &st, off_t(entry.cookie))
+    filling: while true {
+        let entries: [DirectoryEntry]
+        do {
+            entries = try dispatcher.readdir(ino, after: cookie, limit: max(1, (size - used) / 64))
+        } catch {
+            if used == 0 {
+                request.fail(error)
+                return
+            }
+            break
         }
-        if needed > size - used { break }
-        used += needed
+        if entries.isEmpty { break }
+        for entry in entries {
+            st.st_ino = UInt(entry.ino)
+            st.st_mode = entry.isDirectory ? S_IFDIR : S_IFREG
+            let needed = entry.name.withCString {
+                fuse_add_direntry(request.raw, buffer + used, size - used, $0, &st, off_t(entry.cookie))
+            }
+            if needed > size - used { break filling }
+            used += needed
+            cookie = entry.cookie
+        }
     }
     _ = fuse_reply_buf(request.raw, buffer, used)
 }
