@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the guest image for ukp-host from Debian packages only: the Debian cloud kernel,
+# a busybox-static initramfs with libfuse3 and fusermount3, and ukp-fuse (built with
+# --static-swift-stdlib) that mounts /uk/libukp at boot and then runs the app.
+#
+#   Host/guest/build-image.sh [OUT]     default OUT: .build-guest (vmlinuz, initrd.gz)
+#   UKP_FUSE=path/to/ukp-fuse  use this binary instead of building one
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+out=$(mkdir -p "${1:-$repo/.build-guest}" && cd "${1:-$repo/.build-guest}" && pwd)
+work=$out/work
+
+need=()
+command -v busybox >/dev/null && busybox --list | grep -qx insmod || need+=(busybox-static)
+command -v cpio >/dev/null || need+=(cpio)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "build-image: installing ${need[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# The kernel: the package linux-image-cloud-amd64 points at, unpacked.
+kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
+[ -n "$kernel_pkg" ] || { echo "build-image: no linux-image-cloud-amd64 in apt (run apt-get update)" >&2; exit 1; }
+mkdir -p "$work/deb"
+if [ ! -d "$work/kernel-$kernel_pkg" ]; then
+    (cd "$work/deb" && apt-get download "$kernel_pkg" 2>/dev/null)
+    dpkg-deb -x "$work"/deb/"$kernel_pkg"_*.deb "$work/kernel-$kernel_pkg"
+fi
+kroot=$work/kernel-$kernel_pkg
+cp "$kroot"/boot/vmlinuz-* "$out/vmlinuz"
+
+# ukp-fuse.
+if [ -z "${UKP_FUSE:-}" ]; then
+    (cd "$repo" && swift build -c release --static-swift-stdlib --product ukp-fuse --scratch-path .build-guest-swift >&2)
+    UKP_FUSE=$repo/.build-guest-swift/release/ukp-fuse
+fi
+
+# The root file system.
+root=$work/root
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib/modules,proc,sys,dev,tmp,run,etc}
+cp "$(command -v busybox)" "$root/bin/busybox"
+for applet in $(busybox --list); do [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"; done
+for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console fuse qemu_fw_cfg; do
+    find "$kroot/lib/modules" -name "$module.ko*" -exec cp {} "$root/lib/modules/$module.ko" \;
+done
+cp "$UKP_FUSE" "$root/usr/bin/ukp-fuse"
+cp /usr/bin/fusermount3 "$root/usr/bin/fusermount3"
+# Their shared libraries (glibc, libfuse3, libstdc++ …), at the paths the loader expects.
+for binary in "$UKP_FUSE" /usr/bin/fusermount3; do
+    ldd "$binary" | grep -o '/[^ ]*' | while read -r lib; do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+done
+echo "user_allow_other" > "$root/etc/fuse.conf"
+cp "$repo/Host/guest/init" "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
+echo "build-image: $out/vmlinuz $out/initrd.gz ($(du -h "$out/initrd.gz" | cut -f1))" >&2
