@@ -123,8 +123,14 @@ public final class WirePlatform: Platform, Sendable {
     /// Reads the stream until it is lost, then reconnects, until `close()`.
     private func run() {
         var connection = state.withLock { $0.connection }
+        var quiet = false
         while connection != nil {
-            serve(connection!)
+            // A virtio port with no host behind it ends at once, again and again: say so once.
+            let heard = serve(connection!)
+            if !(quiet && !heard), !state.withLock({ $0.closed }) {
+                log(.warning, "lost the stream to the platform at \(path); reconnecting")
+            }
+            quiet = !heard
             drop(connection!)
             connection = nil  // the last reference: the descriptor closes before reconnecting
             connection = reconnect()
@@ -170,12 +176,16 @@ public final class WirePlatform: Platform, Sendable {
         }
     }
 
-    /// Decodes and handles messages until the stream ends, fails, gets out of step or is interrupted.
-    private func serve(_ connection: WireConnection) {
+    /// Decodes and handles messages until the stream ends, fails, gets out of step or is
+    /// interrupted; true if any bytes arrived.
+    @discardableResult
+    private func serve(_ connection: WireConnection) -> Bool {
         var decoder = WireDecoder()
+        var heard = false
         while true {
             switch connection.receive() {
             case .bytes(let bytes):
+                heard = true
                 decoder.append(bytes)
                 while true {
                     do {
@@ -184,7 +194,7 @@ public final class WirePlatform: Platform, Sendable {
                     } catch {
                         guard error.isRecoverable else {
                             log(.error, "from \(path): \(error); dropping the connection")
-                            return
+                            return heard
                         }
                         log(.warning, "from \(path): \(error)")
                     }
@@ -195,13 +205,12 @@ public final class WirePlatform: Platform, Sendable {
                 } catch {
                     log(.warning, "from \(path): \(error)")
                 }
-                log(.warning, "the platform closed the stream at \(path)")
-                return
+                return heard
             case .failed(let error):
                 log(.warning, "reading \(path) failed: \(error)")
-                return
+                return heard
             case .interrupted:
-                return
+                return heard
             }
         }
     }
