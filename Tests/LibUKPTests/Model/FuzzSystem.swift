@@ -50,12 +50,15 @@ final class FuzzSystem {
         let request: Int
         let box: AnswerBox
         let task: Task<Void, Never>
-        /// For waits: the child waited on.
-        let child: UUID?
     }
 
-    private struct Kept {
-        let handle: InProcessDriver.Handle
+    /// The observer's own handles on one child's files, and what it last read from them.
+    private struct Observer {
+        let ordinal: Int
+        let statusHandle: InProcessDriver.Handle
+        let waitHandle: InProcessDriver.Handle
+        var status: String
+        var wait: String
     }
 
     /// How long to wait for an answer the model says is due.
@@ -69,6 +72,7 @@ final class FuzzSystem {
     private var forks: [Pending] = []
     private var waits: [Pending] = []
     private var handles: [InProcessDriver.Handle] = []
+    private var observers: [String: Observer] = [:]
     private var ordinals: [UUID: Int] = [:]
     private var nextOrdinal = 0
     private var nextRequest = 0
@@ -120,7 +124,7 @@ final class FuzzSystem {
             pending[pick % pending.count].task.cancel()
         case .wait(let ordinal, let thread):
             let id = FuzzIDs.child(ordinal)
-            let pending = startWrite(.thread(thread), bytes: 2, child: id) { [driver] caller throws(Errno) in
+            let pending = startWrite(.thread(thread), bytes: 2) { [driver] caller throws(Errno) in
                 try driver.open("/vm/\(id.name)/wait", flags: OpenFlags.writeOnly, as: caller)
             }
             let expectedWaiters = model.waitCount(for: id)
@@ -162,8 +166,12 @@ final class FuzzSystem {
         case .write(let pick):
             guard !handles.isEmpty else { return FuzzStep(answer: .errno(.badMessage)) }
             let handle = handles[pick % handles.count]
-            let pending = startWrite(handle.caller, bytes: 2, child: nil) { _ throws(Errno) in handle }
-            _ = await settle { pending.box.value != nil || expected.answer == .pending }
+            let pending = startWrite(handle.caller, bytes: 2) { _ throws(Errno) in handle }
+            let id = model.handles[pick % model.handles.count].child
+            let expectedWaiters = model.waitCount(for: id)
+            _ = await settle {
+                pending.box.value != nil || self.engine.children[id]?.waiterCount == expectedWaiters
+            }
             step.answer = pending.box.value ?? .pending
             if step.answer == .pending { waits.append(pending) }
         case .close(let pick):
@@ -184,8 +192,13 @@ final class FuzzSystem {
         step.completed = await completions(expected: expected.completed)
         // Let the effects the model predicts (the next queued fork starting, a cancelled request
         // leaving the queue) happen before anything is observed.
-        _ = await settle {
-            await self.engine.queuedForks == model.queue.count && self.platform.sent == model.signals
+        switch operation {
+        case .fork, .answer, .interruptFork, .becameChild:
+            _ = await settle {
+                await self.engine.queuedForks == model.queue.count && self.platform.sent == model.signals
+            }
+        default:
+            break
         }
         return step
     }
@@ -208,7 +221,6 @@ final class FuzzSystem {
     private func startWrite(
         _ caller: Caller,
         bytes: Int,
-        child: UUID? = nil,
         open: @escaping @Sendable (Caller) throws(Errno) -> InProcessDriver.Handle
     ) -> Pending {
         let request = nextRequest
@@ -224,31 +236,68 @@ final class FuzzSystem {
                 box.set(.errno(error))
             }
         }
-        return Pending(request: request, box: box, task: task, child: child)
+        return Pending(request: request, box: box, task: task)
     }
 
     /// Reads everything an app can see, as `ReferenceModel.observe` describes it.
+    ///
+    /// Each child's `status` and `wait` are watched the way a monitoring app does it: through
+    /// handles kept open, polled every step and re-read from offset 0 only when the poll says
+    /// so (`POLLPRI` for `status`, `POLLIN` for `wait`). A change the engine does not signal
+    /// therefore shows up as a stale value.
     func observe(order: [Int32]) async -> FuzzObservation {
         var reads: [String] = []
-        for thread in order {
-            let text: String
-            do throws(Errno) {
-                text = String(decoding: try await driver.read(forkHandles[thread]!), as: UTF8.self)
-            } catch {
-                text = "\(error)"
-            }
-            reads.append("\(thread): " + text.debugDescription)
-        }
+        reads.reserveCapacity(order.count)
+        for thread in order { reads.append(await text(forkHandles[thread]!)) }
         let vm: [String]
         do throws(Errno) { vm = try driver.list("/vm") } catch { vm = ["\(error)"] }
-        var children: [String] = []
+        var children: [FuzzObservation.ChildView] = []
+        children.reserveCapacity(vm.count)
         for name in vm {
-            let status = (try? await driver.readText("/vm/\(name)/status", as: .thread(1)))?.dropLast() ?? "?"
-            let wait = (try? await driver.readText("/vm/\(name)/wait", as: .thread(1))) ?? "?"
-            let ordinal = UUID(uuidString: name).flatMap { ordinals[$0] }.map(String.init) ?? name
-            children.append("\(ordinal): \(status) wait=\(wait.debugDescription)")
+            guard var observer = await observer(name) else {
+                children.append(.init(ordinal: -1, status: "cannot open", wait: name))
+                continue
+            }
+            if poll(observer.statusHandle).contains(.pri) { observer.status = await text(observer.statusHandle) }
+            if observer.wait.isEmpty, poll(observer.waitHandle).contains(.in) { observer.wait = await text(observer.waitHandle) }
+            observers[name] = observer
+            children.append(.init(ordinal: observer.ordinal, status: observer.status, wait: observer.wait))
+        }
+        if observers.count > vm.count {
+            let live = Set(vm)
+            for (name, observer) in observers where !live.contains(name) {
+                driver.close(observer.statusHandle)
+                driver.close(observer.waitHandle)
+                observers[name] = nil
+            }
         }
         return FuzzObservation(forkReads: reads, vm: vm, children: children, signals: platform.sent)
+    }
+
+    /// The observer of a listed child, opened (and read once) when first seen.
+    private func observer(_ name: String) async -> Observer? {
+        if let observer = observers[name] { return observer }
+        do throws(Errno) {
+            let status = try driver.open("/vm/\(name)/status", as: .thread(1))
+            let wait = try driver.open("/vm/\(name)/wait", as: .thread(1))
+            return Observer(
+                ordinal: UUID(uuidString: name).flatMap { ordinals[$0] } ?? -1,
+                statusHandle: status, waitHandle: wait, status: await text(status), wait: await text(wait))
+        } catch {
+            return nil
+        }
+    }
+
+    private func poll(_ handle: InProcessDriver.Handle) -> PollEvents {
+        do throws(Errno) { return try driver.poll(handle) } catch { return [.err] }
+    }
+
+    private func text(_ handle: InProcessDriver.Handle) async -> String {
+        do throws(Errno) {
+            return String(decoding: try await driver.read(handle), as: UTF8.self)
+        } catch {
+            return "\(error)"
+        }
     }
 
     /// Releases every blocked task (the run is over).
@@ -258,6 +307,10 @@ final class FuzzSystem {
         while platform.answerOldest(.failure(.signalFailed)) {}
         for pending in forks + waits { await pending.task.value }
         for handle in handles + Array(forkHandles.values) { driver.close(handle) }
+        for observer in observers.values {
+            driver.close(observer.statusHandle)
+            driver.close(observer.waitHandle)
+        }
     }
 }
 

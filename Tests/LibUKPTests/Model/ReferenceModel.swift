@@ -68,6 +68,8 @@ struct ReferenceModel {
     struct Child {
         let ordinal: Int
         let id: UUID
+        /// Its name in `/vm/`.
+        let name: String
         var status = InstanceState.starting
         var exitCode: Int32?
         /// How many times `status` or the exit code changed (what `status` pollers compare).
@@ -109,9 +111,10 @@ struct ReferenceModel {
     private(set) var queue: [ForkRequest] = []
     private(set) var waits: [WaitRequest] = []
     private(set) var handles: [Handle] = []
-    /// Per-thread results, least recently used first.
-    private var threadResults: [(thread: Int32, result: UUID)] = []
-    private var lastCompleted: UUID?
+    /// Per-thread results as `/fork` shows them, least recently used first.
+    private var threadResults: [(thread: Int32, result: String)] = []
+    /// The result of the last fork this instance completed, as `/fork` shows it.
+    private var lastCompleted: String?
     private var isForkChild = false
     private var incarnation = 0
     private var forkInFlight = false
@@ -261,11 +264,12 @@ struct ReferenceModel {
         let id = FuzzIDs.child(ordinal)
         let early = earlyEvents.filter { $0.child == id }.map(\.event)
         forkFinished()
-        children.append(Child(ordinal: ordinal, id: id))
+        children.append(Child(ordinal: ordinal, id: id, name: id.name))
         for event in early where children.last?.id == id { apply(event, to: children.count - 1, &step) }
     }
 
-    private mutating func record(_ result: UUID, thread: Int32) {
+    private mutating func record(_ id: UUID, thread: Int32) {
+        let result = id.line
         lastCompleted = result
         if let index = threadResults.firstIndex(where: { $0.thread == thread }) {
             threadResults.remove(at: index)
@@ -280,9 +284,9 @@ struct ReferenceModel {
         if let index = threadResults.firstIndex(where: { $0.thread == thread }) {
             let entry = threadResults.remove(at: index)
             threadResults.append(entry)
-            return entry.result.line
+            return entry.result
         }
-        return (lastCompleted ?? (isForkChild ? UUID.zero : nil))?.line ?? ""
+        return lastCompleted ?? (isForkChild ? UUID.zero.line : "")
     }
 
     // MARK: Children
@@ -334,7 +338,7 @@ struct ReferenceModel {
         children = []
         forkFinished()
         threadResults = []
-        lastCompleted = .zero
+        lastCompleted = UUID.zero.line
         isForkChild = true
     }
 
@@ -379,10 +383,11 @@ struct ReferenceModel {
     /// `/vm/`, and each child's `status` and `wait`.
     mutating func observe(order: [Int32]) -> FuzzObservation {
         FuzzObservation(
-            forkReads: order.map { "\($0): " + readFork(thread: $0).debugDescription },
-            vm: children.map(\.id.name),
+            forkReads: order.map { readFork(thread: $0) },
+            vm: children.map(\.name),
             children: children.map { child in
-                "\(child.ordinal): \(child.status.rawValue) wait=\(child.exitCode.map { "\($0)\n" }?.debugDescription ?? "\"\"")"
+                FuzzObservation.ChildView(
+                    ordinal: child.ordinal, status: child.status.rawValue + "\n", wait: child.exitCode.map { "\($0)\n" } ?? "")
             },
             signals: signals)
     }
@@ -390,13 +395,20 @@ struct ReferenceModel {
 
 /// What an app sees of the whole tree after a step (and how many fork signals the platform got).
 struct FuzzObservation: Hashable, Sendable, CustomStringConvertible {
+    struct ChildView: Hashable, Sendable {
+        var ordinal: Int
+        var status: String
+        var wait: String
+    }
+
+    /// What `/fork` reads for each thread, in the order they were read.
     var forkReads: [String]
     var vm: [String]
-    var children: [String]
+    var children: [ChildView]
     var signals: Int
 
     var description: String {
-        "fork reads [\(forkReads.joined(separator: ", "))]; vm [\(vm.joined(separator: ", "))]; "
-            + "children [\(children.joined(separator: "; "))]; fork signals \(signals)"
+        let children = children.map { "#\($0.ordinal) status \($0.status.debugDescription) wait \($0.wait.debugDescription)" }
+        return "fork reads \(forkReads.map(\.debugDescription)); vm \(vm); children [\(children.joined(separator: ", "))]; fork signals \(signals)"
     }
 }
