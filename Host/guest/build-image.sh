@@ -54,7 +54,17 @@ for binary in "$UKP_FUSE" /usr/bin/fusermount3; do
         cp -L "$lib" "$root$lib"
     done
 done
+# Debug symbols only cost guest memory.
+if command -v strip >/dev/null; then
+    find "$root/usr" "$root/lib" "$root/opt" -type f \( -name '*.so*' -o -perm -u+x \) 2>/dev/null \
+        | xargs -r strip --strip-unneeded 2>/dev/null || true
+fi
 echo "user_allow_other" > "$root/etc/fuse.conf"
 cp "$repo/Host/guest/init" "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
-echo "build-image: $out/vmlinuz $out/initrd.gz ($(du -h "$out/initrd.gz" | cut -f1))" >&2
+# The guest must hold the unpacked initramfs and the archive while unpacking: say how much
+# memory it needs at least (ukp-host --memory), in multiples of 64 MiB.
+unpacked=$(du -sm "$root" | cut -f1)
+packed=$(du -sm "$out/initrd.gz" | cut -f1)
+echo $(( (unpacked + packed + 80 + 63) / 64 * 64 )) > "$out/min-memory-mib"
+echo "build-image: $out/vmlinuz $out/initrd.gz ($(du -h "$out/initrd.gz" | cut -f1); at least $(cat "$out/min-memory-mib") MiB)" >&2

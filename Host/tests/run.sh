@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The real VM fork test: builds the guest image (Debian kernel, busybox, libfuse3, ukp-fuse)
+# and forks a QEMU VM through /uk/libukp. UKP_FUSE names the ukp-fuse binary to put in the
+# image (default: build one with --static-swift-stdlib). Skips loudly where QEMU cannot run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="/opt/swift/usr/bin:$PATH"
+image=${UKP_GUEST_IMAGE:-$PWD/.build-guest}
+if ! Host/guest/build-image.sh "$image"; then
+    if ! command -v qemu-system-x86_64 >/dev/null; then
+        echo "!!!!!!!! SKIPPED: real VM fork tests: QEMU is missing and could not be installed !!!!!!!!" >&2
+        exit 0
+    fi
+    echo "run.sh: the guest image could not be built" >&2
+    exit 1
+fi
+UKP_GUEST_IMAGE=$image python3 -m unittest discover -s Host/tests -t Host/tests -v
