@@ -5,8 +5,19 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/uio.h>
+
+#ifndef O_PATH
+#define O_PATH 010000000
+#endif
+
+/// An O_PATH handle on a directory (sends no FUSE request): used to reach a
+/// mount's own root later even if something is mounted on top of it.
+static inline int ukp_open_path(const char *path) {
+    return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
 
 /// Runs the multi-threaded session loop; `fuse_session_loop_mt` is a
 /// function-like macro in some libfuse builds, which Swift cannot call.

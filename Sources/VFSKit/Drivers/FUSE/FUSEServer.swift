@@ -126,8 +126,10 @@ struct SessionHandle: @unchecked Sendable {
 
 /// Ends the session loop on request. `fuse_session_exit` only sets a flag the
 /// workers check after their next request, so a helper thread also sends one
-/// (a `statfs` of the mount). Requests come through a semaphore, so `stop()`
-/// stays async-signal-safe and never touches a session being destroyed.
+/// (an `fstatfs` of the mount's root, held open from the start so that a mount
+/// stacked on top later cannot take the request). Requests come through a
+/// semaphore, so `stop()` stays async-signal-safe and never touches a session
+/// being destroyed.
 final class LoopStopper: @unchecked Sendable {
     private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
     private let stopRequested = Atomic(false)
@@ -159,11 +161,13 @@ final class LoopStopper: @unchecked Sendable {
     /// Starts the thread that waits for `requestStop()`; joined after unmount.
     func startWatching(_ session: SessionHandle) -> pthread_t? {
         startThread { [self] in
+            let root = ukp_open_path(mountpoint)
+            defer { if root >= 0 { close(root) } }
             while sem_wait(semaphore) != 0 && errno == EINTR {}
             guard !ended.load(ordering: .sequentiallyConsistent) else { return }
             fuse_session_exit(session.raw)
             var info = statvfs()
-            _ = statvfs(mountpoint, &info)
+            _ = root >= 0 ? fstatvfs(root, &info) : statvfs(mountpoint, &info)
         }
     }
 }
