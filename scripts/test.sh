@@ -13,6 +13,7 @@ swift build --build-tests
 status=0
 swift test --skip-build || status=$?
 UKP_FUSE="$(swift build --show-bin-path)/ukp-fuse" Tests/e2e/run.sh || status=$?
+Host/tests/run.sh || status=$?    # a real QEMU VM forks (skipped loudly without QEMU)
 if grep -E ' fuse(\.| )' /proc/mounts | grep -v '^fusectl' >&2; then
     echo "test.sh: FUSE mounts were left behind" >&2
     status=1
