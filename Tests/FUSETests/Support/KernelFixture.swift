@@ -86,10 +86,26 @@ final class MountedTree: Sendable {
         }
         let server = server
         let finished = finished
+        let threadName = threadName
         Thread.detachNewThread {
+            // libfuse's workers inherit this name, which lets a test count them.
+            Thread.current.name = threadName
             server.serve()
             finished.signal()
         }
+    }
+
+    /// The name of the serving thread and of every thread libfuse starts from it.
+    var threadName: String { "fuse-" + String(path.suffix(6)) }
+
+    /// Threads of this process serving this mount (libfuse's workers, the serving
+    /// thread and its stop helper).
+    var servingThreads: Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.filter { task in
+            let comm = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return comm.trimmingCharacters(in: .whitespacesAndNewlines) == threadName
+        }.count
     }
 
     func file(_ name: String) -> String { path + "/" + name }
