@@ -91,9 +91,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CJobQueue",
+            path: "Examples/JobQueue/Sources/CJobQueue"
+        ),
+        .target(
             name: "JobQueueFS",
             dependencies: [
-                "VFSKit",
+                "CJobQueue", "VFSKit",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Collections", package: "swift-collections"),
             ],

@@ -1,3 +1,4 @@
+import CJobQueue
 import Glibc
 import Synchronization
 
@@ -56,18 +57,9 @@ final class ChildProcess: Sendable {
     /// Spawns `arguments` (the first is the program's path) as the leader of a new process
     /// group, with default signal dispositions and an empty signal mask.
     static func spawn(_ arguments: [String]) throws(SpawnError) -> ChildProcess {
-        // Glibc's `pipe2` is not visible to Swift: make the pipe close-on-exec under a lock
-        // that every spawn takes, so no other job's child inherits this job's output pipe.
-        try spawnLock.withLock { _ throws(SpawnError) in try spawnLocked(arguments) }
-    }
-
-    private static let spawnLock = Mutex(())
-
-    private static func spawnLocked(_ arguments: [String]) throws(SpawnError) -> ChildProcess {
         var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { throw SpawnError(code: errno) }
+        guard cjobqueue_cloexec_pipe(&pipeFDs) == 0 else { throw SpawnError(code: errno) }
         defer { close(pipeFDs[1]) }
-        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -117,16 +117,23 @@ struct KernelMountTests {
             ls jobs
             echo 0 > slots 2>/dev/null || echo "slots: EINVAL"
             """
+        // Output goes to a file, not a pipe: a pipe's write end can leak into a concurrent
+        // fork (fusermount3 of another test's mount), and EOF would never come.
+        let outputPath = NSTemporaryDirectory() + "jobqueue-readme-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(outputPath) }
         let result = await onThread { () -> (Int32, String) in
-            let output = Pipe()
+            guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+                let output = FileHandle(forWritingAtPath: outputPath)
+            else { return (-1, "cannot create \(outputPath)") }
+            defer { try? output.close() }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", script, "sh", mount.path]
             process.standardOutput = output
             do { try process.run() } catch { return (-1, "\(error)") }
-            let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            return (process.terminationStatus, text)
         }
         #expect(result.0 == 0)
         #expect(result.1 == """

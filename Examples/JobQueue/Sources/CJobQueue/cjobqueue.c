@@ -1,0 +1,8 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <unistd.h>
+#include "cjobqueue.h"
+
+int cjobqueue_cloexec_pipe(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
