@@ -91,6 +91,28 @@ extension KernelTests {
             }
         }
 
+        /// The kernel hands a write over in one request (direct I/O, up to 128 KiB), so
+        /// the write limit holds: longer writes fail with EINVAL and change nothing.
+        @Test func writesPastTheLimitAreInvalid() async throws {
+            try await withMountedTree(KernelTestTree().tree) { mount in
+                let script = """
+                    import os, sys, errno
+                    out = []
+                    for size in (4096, 4097, 5000, 300000):
+                        fd = os.open(sys.argv[1], os.O_WRONLY)
+                        try:
+                            out.append(os.write(fd, b"x" * (size - 1) + b"\\n"))
+                        except OSError as e:
+                            out.append(errno.errorcode[e.errno])
+                        os.close(fd)
+                    out.append(len(open(sys.argv[1]).read()))
+                    print(repr(out))
+                    """
+                let result = await ProcessResult.python(script, [mount.file("note")])
+                #expect(result.stdout == "[4096, 'EINVAL', 'EINVAL', 'EINVAL', 4096]\n", "\(result.stderr)")
+            }
+        }
+
         /// A listing longer than one getdents buffer resumes by cookie: every entry
         /// once, in insertion order, even with a tiny buffer.
         @Test func longListingsResumeByCookie() async throws {
