@@ -5,7 +5,7 @@
 # Prints a table and writes it to docs/vm-fork-benchmark.md.
 #
 #   Host/bench-fork.sh [MEMORY_MIB ...]     default: 128 512
-#   FORKS=3 TOUCH_MIB=24 UKP_GUEST_IMAGE=.build-guest
+#   FORKS=3 TOUCH_MIB=24 MIGRATIONS="live shm file" UKP_GUEST_IMAGE=.build-guest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 image=${UKP_GUEST_IMAGE:-$PWD/.build-guest}
@@ -33,13 +33,13 @@ for memory in "${sizes[@]}"; do
         echo "bench-fork: skipping ${memory} MiB: this image needs at least ${min} MiB" >&2
         continue
     fi
-    for migration in shm file; do
+    for migration in ${MIGRATIONS:-live shm file}; do
         mkdir -p "$work/$memory-$migration"
         echo "bench-fork: ${memory} MiB, ${migration}: ${forks} forks" >&2
         Host/ukp-host --image "$image" --app "$work/app.sh" --memory "$memory" --migration "$migration" \
             --state-dir "$work/$memory-$migration" > "$work/$memory-$migration.log" 2>&1 \
             || { echo "bench-fork: ukp-host failed:" >&2; tail -20 "$work/$memory-$migration.log" >&2; exit 1; }
-        sed "s/}\$/, \"migration\": \"$migration\"}/" "$work/$memory-$migration/forks.jsonl" >> "$results"
+        cat "$work/$memory-$migration/forks.jsonl" >> "$results"
     done
 done
 python3 - "$results" "$forks" "$touch_mib" <<'PY' | tee docs/vm-fork-benchmark.md
@@ -50,19 +50,19 @@ print("# Real VM fork: measured\n")
 print(f"`Host/bench-fork.sh` on this machine ({platform.machine()}, {qemu}, TCG): a guest touches "
       f"{sys.argv[3]} MiB, then forks {sys.argv[2]} times; each child exits at once and the parent waits for it. "
       "Medians, in milliseconds, from ukp-host's own clock: *paused* is QMP `stop` to `cont` of the parent; "
-      "*child running* is the ForkRequest's arrival to `cont` of the child. Breakdown: saving the device "
-      "state (and, with `file`, the RAM), copying the RAM file (`shm`: only the pages the guest touched), "
-      "loading the child.\n")
+      "*child running* is the ForkRequest's arrival to `cont` of the child; *copied* is the RAM copied "
+      "for the child (`shm`: the RAM file's data, copied while the parent is paused; `live`: RAM sent while "
+      "the parent runs, which pauses only for the last dirty pages; `file`: RAM saved while paused).\n")
 import os
 print(f"Load average when measured: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
       "(TCG runs one VM on about one core: a loaded machine inflates every number).\n")
-print("| guest | migration | parent paused | request → child running | save | copy | load |")
-print("|---|---|---|---|---|---|---|")
+print("| guest | migration | parent paused | request → child running | RAM copied (MiB) |")
+print("|---|---|---|---|---|")
 groups = {}
 for row in rows:
     groups.setdefault((row["memory_mib"], row["migration"]), []).append(row)
 for (memory, migration), group in sorted(groups.items()):
-    med = lambda key: f"{statistics.median(r[key] for r in group):.0f}"
-    print(f"| {memory} MiB | {migration} | {med('paused_ms')} | {med('child_running_ms')} | "
-          f"{med('save_ms')} | {med('copy_ms')} | {med('load_ms')} |")
+    med = lambda key: (f"{statistics.median(r[key] for r in group if r.get(key) is not None):.0f}"
+                       if any(r.get(key) is not None for r in group) else "–")
+    print(f"| {memory} MiB | {migration} | {med('paused_ms')} | {med('child_running_ms')} | {med('copied_mib')} |")
 PY
