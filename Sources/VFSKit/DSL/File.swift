@@ -29,15 +29,30 @@ public struct File: NodeConvertible {
         [Node(name: name, kind: .file(behavior), summary: summary, permissions: permissions, owner: owner)]
     }
 
-    /// Reading renders `handler`'s value afresh at offset 0.
+    /// Reading renders `handler`'s value afresh at offset 0. A handler that does not
+    /// suspend is answered on the thread that received the request (the fast path).
+    public func read<Value: FileValue>(
+        _ help: String, _ handler: @escaping @Sendable (RequestContext) throws -> Value
+    ) -> File {
+        var file = self
+        let renderNow: @Sendable (RequestContext) throws(Errno) -> [UInt8] = { context throws(Errno) in
+            do { return try handler(context).fileBytes() } catch { throw Errno(handlerError: error) }
+        }
+        file.behavior.reader = FileBehavior.Reader(
+            help: help, typeName: Value.typeName, render: { context throws(Errno) in try renderNow(context) },
+            renderNow: renderNow)
+        return file
+    }
+
+    /// Reading renders `handler`'s value afresh at offset 0; the handler may suspend.
     public func read<Value: FileValue>(
         _ help: String, _ handler: @escaping @Sendable (RequestContext) async throws -> Value
     ) -> File {
         var file = self
-        file.behavior.reader = FileBehavior.Reader(help: help, typeName: Value.typeName) {
+        file.behavior.reader = FileBehavior.Reader(help: help, typeName: Value.typeName, render: {
             context throws(Errno) in
             do { return try await handler(context).fileBytes() } catch { throw Errno(handlerError: error) }
-        }
+        }, renderNow: nil)
         return file
     }
 
@@ -77,6 +92,8 @@ struct FileBehavior: Sendable {
         let help: String
         let typeName: String
         let render: @Sendable (RequestContext) async throws(Errno) -> [UInt8]
+        /// Set for handlers that do not suspend: called inline, without a task.
+        let renderNow: (@Sendable (RequestContext) throws(Errno) -> [UInt8])?
     }
 
     struct Writer: Sendable {

@@ -8,6 +8,13 @@ extension Dispatcher {
         reply: @escaping @Sendable (Result<ArraySlice<UInt8>, Errno>) -> Void
     ) -> Dispatched {
         let context = RequestContext(caller: caller, file: file)
+        if let renderNow = file.behavior.reader?.renderNow {
+            // A synchronous reader answers on this thread, without a task: the hot path.
+            reply(Result { () throws(Errno) in
+                try self.slice(context, offset: offset, size: size) { () throws(Errno) in try renderNow(context) }
+            })
+            return .done
+        }
         return run(reply: reply) { () async throws(Errno) -> ArraySlice<UInt8> in
             try await self.performRead(context, offset: offset, size: size)
         }
@@ -26,21 +33,47 @@ extension Dispatcher {
     }
 
     private func performRead(_ context: RequestContext, offset: Int64, size: Int) async throws(Errno) -> ArraySlice<UInt8> {
+        guard let reader = context.file.behavior.reader else { throw .badFileDescriptor }
+        if let rendering = try continuedRendering(context, offset: offset, size: size) {
+            return Self.slice(rendering, offset: offset, size: size)
+        }
+        let seen = try seenCountBeforeRendering(context)
+        let bytes = try await reader.render(context)
+        remember(bytes, seen: seen, in: context.file)
+        return Self.slice(bytes, offset: offset, size: size)
+    }
+
+    /// The synchronous form of `performRead`, for readers that do not suspend.
+    private func slice(
+        _ context: RequestContext, offset: Int64, size: Int, render: () throws(Errno) -> [UInt8]
+    ) throws(Errno) -> ArraySlice<UInt8> {
+        if let rendering = try continuedRendering(context, offset: offset, size: size) {
+            return Self.slice(rendering, offset: offset, size: size)
+        }
+        let seen = try seenCountBeforeRendering(context)
+        let bytes = try render()
+        remember(bytes, seen: seen, in: context.file)
+        return Self.slice(bytes, offset: offset, size: size)
+    }
+
+    /// Checks the request; the open file's last rendering when `offset` continues it,
+    /// nil when the value must be rendered afresh.
+    private func continuedRendering(_ context: RequestContext, offset: Int64, size: Int) throws(Errno) -> [UInt8]? {
         let file = context.file
         guard file.vnode.isLive else { throw .staleNFSFileHandle }
-        guard let reader = file.behavior.reader, file.isReadable else { throw .badFileDescriptor }
+        guard file.behavior.reader != nil, file.isReadable else { throw .badFileDescriptor }
         guard offset >= 0, size >= 0 else { throw .invalidArgument }
-        var rendering = offset == 0 ? nil : file.state.withLock { $0.rendering }
-        if rendering == nil {
-            let seen = try seenCountBeforeRendering(context)
-            let bytes = try await reader.render(context)
-            file.state.withLock { state in
-                state.rendering = bytes
-                if let seen { state.seenCount = seen }
-            }
-            rendering = bytes
+        return offset == 0 ? nil : file.state.withLock { $0.rendering }
+    }
+
+    private func remember(_ bytes: [UInt8], seen: UInt64?, in file: OpenFile) {
+        file.state.withLock { state in
+            state.rendering = bytes
+            if let seen { state.seenCount = seen }
         }
-        let bytes = rendering!
+    }
+
+    private static func slice(_ bytes: [UInt8], offset: Int64, size: Int) -> ArraySlice<UInt8> {
         guard offset < bytes.count else { return [] }
         let start = Int(offset)
         return bytes[start..<start + min(size, bytes.count - start)]
