@@ -223,6 +223,68 @@ class Blocked:
         return None
 
 
+def _wchan(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+_wchan_works = None
+
+
+def _wchan_available():
+    """Whether /proc/PID/wchan names kernel functions here (a sleeping `sleep` shows one)."""
+    global _wchan_works
+    if _wchan_works is None:
+        sleeper = subprocess.Popen(["sleep", "5"])
+        try:
+            deadline = time.monotonic() + 2
+            state = None
+            while time.monotonic() < deadline:
+                state = _wchan("/proc/%d/wchan" % sleeper.pid)
+                if state not in (None, "", "0"):
+                    break
+                time.sleep(0.01)
+            _wchan_works = state not in (None, "", "0")
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+    return _wchan_works
+
+
+def parked_thread(thread):
+    """Whether a `threading.Thread` of this process sleeps waiting for a FUSE answer."""
+    if not _wchan_available():
+        return True
+    return _wchan("/proc/self/task/%d/wchan" % thread.native_id) == "request_wait_answer"
+
+
+def wait_parked(*callers, timeout=STEP):
+    """Waits until every caller (a `Blocked` call or a subprocess) sleeps in the kernel
+    waiting for the FUSE daemon's answer (`wchan` is `request_wait_answer`), so that a
+    following step (a signal, a shutdown) surely finds it blocked in the daemon. Falls back
+    to a short sleep where the kernel hides `wchan`."""
+    paths = []
+    for caller in callers:
+        if isinstance(caller, Blocked):
+            paths.append("/proc/self/task/%d/wchan" % caller.native_id)
+        else:
+            paths.append("/proc/%d/wchan" % caller.pid)
+    if not _wchan_available():
+        time.sleep(1.0)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        states = [_wchan(path) for path in paths]
+        if all(state == "request_wait_answer" for state in states):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("callers not parked in the daemon within %.0fs: %s" % (timeout, states))
+        time.sleep(0.01)
+
+
 def timed(fn, *args, timeout=STEP):
     """Calls `fn(*args)` on a helper thread, failing if it does not return in time."""
     return Blocked(fn, *args, name=getattr(fn, "__name__", "call")).result(timeout)
@@ -248,20 +310,24 @@ def read_value(path, timeout=STEP):
     return text[:-1]
 
 
+def write_once(path, data=b"1\n", flags=os.O_WRONLY):
+    """open + one write(2) + close on the calling thread; returns the byte count."""
+    fd = os.open(path, flags)
+    try:
+        return os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def write_file(path, data=b"1\n", flags=os.O_WRONLY, timeout=STEP):
-    """open + one write(2) + close on a helper thread; returns the byte count."""
-    def body():
-        fd = os.open(path, flags)
-        try:
-            return os.write(fd, data)
-        finally:
-            os.close(fd)
-    return timed(body, timeout=timeout)
+    """`write_once` on a helper thread, failing if it does not return in time."""
+    return timed(write_once, path, data, flags, timeout=timeout)
 
 
-def shell(command, cwd=None, timeout=STEP, check=True):
-    """Runs `sh -c command`; returns (returncode, stdout, stderr)."""
-    done = subprocess.run(["sh", "-c", command], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def shell(command, cwd=None, timeout=STEP, check=True, program="sh"):
+    """Runs `sh -c command` (or `program -c`); returns (returncode, stdout, stderr).
+    dash's `echo` says "I/O error" for every write error; bash names the errno."""
+    done = subprocess.run([program, "-c", command], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout, stdin=subprocess.DEVNULL)
     out, err = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
     if check and done.returncode != 0:
@@ -342,8 +408,11 @@ class DaemonTestCase(unittest.TestCase):
         for daemon in self.daemons:
             daemon.stop()
         left = force_unmount(self.dir)
-        if not mounts_under(self.dir):
+        stuck = mounts_under(self.dir)
+        if not stuck:
             shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            raise AssertionError("mounts left in /proc/mounts after cleanup: %s" % stuck)
         if self.watchdog_fired:
             raise AssertionError("watchdog fired: the test hung and its daemon was killed")
         if left and not getattr(self, "expect_leftover_mounts", False):

@@ -14,8 +14,8 @@ import sys
 import threading
 import time
 
-from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, listdir, mounts_under, read_file, read_value,
-                     write_file)
+from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, eventually, listdir, mounts_under, parked_thread,
+                     read_value, wait_parked, write_file, write_once)
 
 MANY = int(os.environ.get("UKP_E2E_MANY", "10000"))
 
@@ -180,11 +180,12 @@ class LoadTests(DaemonTestCase):
         d = self.start_daemon("--fork-queue-depth", "1")
         child = self.fork(d)
         write_file(d.s("fork_latency_ms"), b"1000\n")
-        running = Blocked(write_file, d.u("fork"), b"1", os.O_WRONLY, 30, name="fork-running")
-        time.sleep(0.2)
-        queued = subprocess.Popen(["sh", "-c", "echo 1 > fork"], cwd=d.ukp, stderr=subprocess.DEVNULL)
+        running = Blocked(write_once, d.u("fork"), b"1", os.O_WRONLY, name="fork-running")
+        wait_parked(running)
+        # `1<>`: no O_TRUNC, so the request reaches the daemon's queue (see test_o_trunc)
+        queued = subprocess.Popen(["sh", "-c", "echo 1 1<> fork"], cwd=d.ukp, stderr=subprocess.DEVNULL)
         waiter = subprocess.Popen(["sh", "-c", "echo 1 > vm/%s/wait" % child], cwd=d.ukp, stderr=subprocess.DEVNULL)
-        time.sleep(0.3)
+        wait_parked(queued, waiter)
         self.assertIsNone(queued.poll())
         self.assertIsNone(waiter.poll())
         queued.kill()
@@ -195,14 +196,15 @@ class LoadTests(DaemonTestCase):
         time.sleep(1.2)  # what the killed request's fork would have taken
         self.assertEqual(len(listdir(d.u("vm"))), 2, "the killed client's queued fork ran anyway")
         # the queue slot came back: one running plus one queued both succeed
-        first = Blocked(write_file, d.u("fork"), b"1", os.O_WRONLY, 30, name="fork-again-1")
-        time.sleep(0.2)
-        second = Blocked(write_file, d.u("fork"), b"1", os.O_WRONLY, 30, name="fork-again-2")
+        first = Blocked(write_once, d.u("fork"), b"1", os.O_WRONLY, name="fork-again-1")
+        wait_parked(first)
+        time.sleep(0.1)
+        second = Blocked(write_once, d.u("fork"), b"1", os.O_WRONLY, name="fork-again-2")
         self.assertEqual(first.result(), 1)
         self.assertEqual(second.result(), 1)
         self.assertEqual(len(listdir(d.u("vm"))), 4)
         # waiters still work on the child the killed client waited for
-        other = Blocked(write_file, d.u("vm", child, "wait"), b"1", os.O_WRONLY, 30, name="wait")
+        other = Blocked(write_once, d.u("vm", child, "wait"), b"1", os.O_WRONLY, name="wait")
         write_file(d.s("instances", child, "exit"), b"6\n")
         self.assertEqual(other.result(), 1)
 
@@ -227,7 +229,11 @@ class LoadTests(DaemonTestCase):
                 os.close(fd)
         wait_threads, wait_results = run_threads(waiters, wait)
         fork_threads, fork_results = run_threads(40, fork)
-        time.sleep(1.0)
+        # every caller is either parked in the daemon or already refused (EBUSY)
+        for thread, results, i in [(t, wait_results, i) for i, t in enumerate(wait_threads)] + \
+                [(t, fork_results, i) for i, t in enumerate(fork_threads)]:
+            eventually(lambda: results[i] is not None or
+                       parked_thread(thread), timeout=30, message="caller parked")
         busy = [r for r in fork_results if r == ("errno", errno.EBUSY)]
         self.assertEqual(len(busy), 40 - 17, fork_results)
         d.signal(signal.SIGTERM)

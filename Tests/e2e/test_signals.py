@@ -9,8 +9,8 @@ import subprocess
 import threading
 import time
 
-from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, errno_of, listdir, mounts_under, poll_fd, raw_write, read_file,
-                     read_value, timed, write_file)
+from harness import (STEP, UUID_RE, Blocked, DaemonTestCase, errno_of, listdir, mounts_under, poll_fd, raw_write,
+                     read_file, read_value, timed, wait_parked, write_file, write_once)
 
 
 def open_and_raw_write(path, data=b"1"):
@@ -60,7 +60,7 @@ class CallerSignalTests(DaemonTestCase):
         wait_path = d.u("vm", child, "wait")
         victim = Blocked(open_and_raw_write, wait_path, name="wait-victim")
         other = Blocked(open_and_raw_write, wait_path, name="wait-other")
-        time.sleep(0.3)
+        wait_parked(victim, other)
         self.assertFalse(victim.finished())
         self.interrupt(victim)
         self.assertEqual(victim.errno(), errno.EINTR)
@@ -106,24 +106,26 @@ class CallerSignalTests(DaemonTestCase):
 
     def test_queued_fork_interrupted_gets_eintr_and_forks_nothing(self):
         d = self.start_daemon()
-        write_file(d.s("fork_latency_ms"), b"1500\n")
+        write_file(d.s("fork_latency_ms"), b"3000\n")
         running = Blocked(open_and_raw_write, d.u("fork"), name="fork-running")
-        time.sleep(0.3)
+        wait_parked(running)
+        time.sleep(0.1)
         queued = Blocked(open_and_raw_write, d.u("fork"), name="fork-queued")
-        time.sleep(0.3)
+        wait_parked(queued)
         self.assertFalse(queued.finished())
         self.interrupt(queued)
         self.assertEqual(queued.errno(), errno.EINTR)
         self.assertFalse(running.finished(), "the queued request was interrupted after the running fork")
         self.assertEqual(running.result(), 1)
-        time.sleep(1.8)  # what the interrupted request would have taken
+        time.sleep(3.3)  # what the interrupted request would have taken
         self.assertEqual(len(listdir(d.u("vm"))), 1)
 
     def test_running_fork_is_not_interruptible(self):
         d = self.start_daemon()
         write_file(d.s("fork_latency_ms"), b"800\n")
         call = Blocked(open_and_raw_write, d.u("fork"), name="fork-signalled")
-        time.sleep(0.3)
+        wait_parked(call)
+        time.sleep(0.1)
         for _ in range(3):
             signal.pthread_kill(call.ident, signal.SIGUSR1)
             time.sleep(0.05)
@@ -137,23 +139,27 @@ class DaemonSignalTests(DaemonTestCase):
     def test_sigterm_answers_blocked_fork_and_wait_with_eio(self):
         d = self.start_daemon()
         child = self.fork(d)
-        write_file(d.s("fork_latency_ms"), b"5000\n")
-        blocked = [Blocked(write_file, d.u("fork"), b"1", os.O_WRONLY, 30, name="fork-running")]
-        time.sleep(0.2)
-        blocked += [Blocked(write_file, d.u("fork"), b"1", os.O_WRONLY, 30, name="fork-queued-%d" % i)
-                    for i in range(2)]
-        blocked += [Blocked(write_file, d.u("vm", child, "wait"), b"1", os.O_WRONLY, 30, name="wait-%d" % i)
-                    for i in range(3)]
-        shell_waiter = subprocess.Popen(["sh", "-c", "echo 1 > vm/%s/wait" % child], cwd=d.ukp,
+        # `1<>`, not `>`: see test_o_trunc for what O_TRUNC does to the other waiters
+        shell_waiter = subprocess.Popen(["bash", "-c", "echo 1 1<> vm/%s/wait" % child], cwd=d.ukp,
                                         stderr=subprocess.PIPE)
         self.addCleanup(lambda: shell_waiter.poll() is None and shell_waiter.kill())
-        time.sleep(0.5)
+        wait_parked(shell_waiter)
+        write_file(d.s("fork_latency_ms"), b"5000\n")
+        blocked = [Blocked(write_once, d.u("fork"), b"1", os.O_WRONLY, name="fork-running")]
+        wait_parked(*blocked)
+        blocked += [Blocked(write_once, d.u("fork"), b"1", os.O_WRONLY, name="fork-queued-%d" % i)
+                    for i in range(2)]
+        blocked += [Blocked(write_once, d.u("vm", child, "wait"), b"1", os.O_WRONLY, name="wait-%d" % i)
+                    for i in range(3)]
+        wait_parked(shell_waiter, *blocked)
         self.assertFalse(any(call.finished() for call in blocked))
         d.signal(signal.SIGTERM)
         for call in blocked:
             self.assertEqual(call.errno(timeout=STEP), errno.EIO, call.thread.name)
         self.assertEqual(d.wait(), 0, d.stderr_text())
         self.assertNotEqual(shell_waiter.wait(STEP), 0)
+        self.assertIn("Input/output error", shell_waiter.stderr.read().decode())
+        shell_waiter.stderr.close()
         self.assertEqual(mounts_under(self.dir), [])
 
     def test_poll_on_status_returns_when_the_daemon_stops(self):
@@ -182,9 +188,9 @@ class DaemonSignalTests(DaemonTestCase):
         d = self.start_daemon()
         child = self.fork(d)
         write_file(d.s("fork_latency_ms"), b"5000\n")
-        forking = Blocked(write_file, d.u("fork"), b"1", os.O_WRONLY, 30, name="fork-mid")
-        waiting = Blocked(write_file, d.u("vm", child, "wait"), b"1", os.O_WRONLY, 30, name="wait")
-        time.sleep(0.5)
+        forking = Blocked(write_once, d.u("fork"), b"1", os.O_WRONLY, name="fork-mid")
+        waiting = Blocked(write_once, d.u("vm", child, "wait"), b"1", os.O_WRONLY, name="wait")
+        wait_parked(forking, waiting)
         d.signal(signal.SIGKILL)
         self.assertEqual(d.wait(), -signal.SIGKILL)
         # the blocked callers are released with an error, not left hanging

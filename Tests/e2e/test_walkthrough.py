@@ -8,7 +8,7 @@ import stat
 import time
 
 from harness import (STEP, UUID_RE, ZERO_UUID, Blocked, DaemonTestCase, listdir, poll_fd, read_file,
-                     read_value, shell, timed, write_file, eventually)
+                     read_value, shell, timed, write_file, write_once, eventually)
 
 POLL_STATUS = select.POLLPRI | select.POLLIN
 
@@ -144,7 +144,7 @@ class WalkthroughTests(DaemonTestCase):
         wait_path = d.u("vm", child, "wait")
         # a shell waiter and a Python waiter block
         waiter_shell = Blocked(shell, "echo 1 > %s" % wait_path, None, 30, name="sh-wait")
-        waiter_py = Blocked(write_file, wait_path, b"x", os.O_WRONLY, 30, name="py-wait")
+        waiter_py = Blocked(write_once, wait_path, b"x", os.O_WRONLY, name="py-wait")
         time.sleep(0.4)
         self.assertFalse(waiter_shell.finished(), "wait returned before the child stopped")
         self.assertFalse(waiter_py.finished(), "wait returned before the child stopped")
@@ -203,7 +203,7 @@ class WalkthroughTests(DaemonTestCase):
     def test_template_is_not_stopped(self):
         d = self.start_daemon()
         child = self.fork(d)
-        waiter = Blocked(write_file, d.u("vm", child, "wait"), b"1", os.O_WRONLY, 30, name="wait-template")
+        waiter = Blocked(write_once, d.u("vm", child, "wait"), b"1", os.O_WRONLY, name="wait-template")
         write_file(d.s("instances", child, "status"), b"Template\n")
         self.assertEqual(read_value(d.u("vm", child, "status")), "Template")
         time.sleep(0.3)
