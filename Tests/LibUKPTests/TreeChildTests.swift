@@ -55,6 +55,25 @@ import VFSKit
         #expect(sim.app.list("/vm/\(ids[0].name)") == .success(["snapshot", "creation_time", "status", "wait"]))
     }
 
+    @Test func tenThousandLiveChildrenAreListedAndLookedUp() async throws {
+        let sim = try Sim()
+        let fork = try sim.app.driver.open("/fork", flags: OpenFlags.readWrite, as: .thread(1))
+        defer { sim.app.driver.close(fork) }
+        var created: [String] = []
+        created.reserveCapacity(10_000)
+        for _ in 0..<10_000 {
+            _ = try await sim.app.driver.write(fork, [UInt8(ascii: "1")])
+            created.append(String(decoding: try await sim.app.driver.read(fork).dropLast(), as: UTF8.self))
+        }
+        #expect(Set(created).count == 10_000)
+        #expect(try sim.app.list("/vm").get() == created)
+        #expect(try sim.app.driver.list("/vm", batch: 7) == created)
+        for name in created.shuffled().prefix(500) {
+            #expect(try await sim.app.text("/vm/\(name)/status") == "Running\n")
+        }
+        #expect(try await sim.app.text("/vm/\(created[9_999])/wait") == "")
+    }
+
     /// Names that are not a live child, each `ENOENT`.
     static let notChildren: [String] = [
         "not-a-uuid", "", "00000000-0000-0000-0000-000000000000", UUID().uuidString.lowercased(),
@@ -195,6 +214,14 @@ import VFSKit
         #expect(await sim.app.read(path, flags: OpenFlags.nonBlocking) == .success("42\n"))
         // Already stopped: the write returns at once.
         #expect(await sim.app.write(path, bytes: 3) == .success(3))
+    }
+
+    @Test func anOversizeWaitWriteIsEINVALAndDoesNotBlock() async throws {
+        let sim = try Sim()
+        let child = try await sim.fork()
+        #expect(await sim.app.write("/vm/\(child.name)/wait", bytes: 4097) == .failure(.invalidArgument))
+        #expect(await sim.app.write("/vm/\(child.name)/wait", bytes: 0) == .success(0))
+        #expect(try await sim.app.text("/vm/\(child.name)/status") == "Running\n")
     }
 
     @Test(arguments: [Int32(0), 1, 42, 255, -1, Int32.max])

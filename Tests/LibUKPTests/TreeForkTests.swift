@@ -54,6 +54,24 @@ import VFSKit
         #expect(await scripted.app.read("/fork") == .success(""))
     }
 
+    /// "The bytes are ignored": whatever a write holds, it forks once (and waits once).
+    @Test(arguments: [[UInt8(0)], [0xFF, 0xFE], Array("1\n2\n".utf8), Array("\u{7}".utf8), Array("é\n".utf8)])
+    func theBytesWrittenAreIgnored(bytes: [UInt8]) async throws {
+        let sim = SimPlatform()
+        let app = try App(sim.root.engine.tree)
+        let fork = try app.driver.open("/fork", flags: OpenFlags.writeOnly, as: .thread(1))
+        defer { app.driver.close(fork) }
+        let written = await app.write(fork, bytes)
+        #expect(written == .success(bytes.count))
+        let children = try app.list("/vm").get()
+        #expect(children.count == 1)
+        let wait = try app.driver.open("/vm/\(children[0])/wait", flags: OpenFlags.writeOnly, as: .thread(2))
+        defer { app.driver.close(wait) }
+        let waiter = Task.immediate { await app.write(wait, bytes) }
+        try await sim.exit(try #require(UUID(uuidString: children[0])), code: 0)
+        #expect(await waiter.value == .success(bytes.count))
+    }
+
     @Test func anEmptyWriteForksNothing() async throws {
         let scripted = try Scripted()
         #expect(await scripted.app.write("/fork", bytes: 0) == .success(0))
@@ -227,6 +245,21 @@ import VFSKit
         #expect(try await running.value == 2)
         #expect(scripted.app.list("/vm") == .success([child.id.name]))
         #expect(try await scripted.app.text("/fork", thread: 4) == child.id.line)
+    }
+
+    @Test(arguments: [ForkFailure.signalFailed, .rejected(.noMemory)])
+    func aStartedForkThatFailsAfterAnInterruptAnswersItsOwnErrno(failure: ForkFailure) async throws {
+        let scripted = try Scripted()
+        let (running, signal) = await scripted.started(thread: 1)
+        running.cancel()
+        #expect(await stillBlocked(running))
+        signal.fail(failure)
+        let answer = await errnoOf(running)
+        #expect(answer != nil)
+        withKnownIssue("VFSKit's Dispatcher answers EINTR for any handler error after an interrupt") {
+            #expect(answer == failure.errno)
+        }
+        #expect(scripted.app.list("/vm") == .success([]))
     }
 
     // MARK: Failures

@@ -75,7 +75,11 @@ struct App {
     }
 
     func write(_ handle: InProcessDriver.Handle, bytes count: Int = 2) async -> Result<Int, Errno> {
-        await result { () async throws(Errno) -> Int in try await driver.write(handle, Self.payload(count)) }
+        await write(handle, Self.payload(count))
+    }
+
+    func write(_ handle: InProcessDriver.Handle, _ bytes: [UInt8]) async -> Result<Int, Errno> {
+        await result { () async throws(Errno) -> Int in try await driver.write(handle, bytes) }
     }
 
     func poll(_ handle: InProcessDriver.Handle) -> Result<PollEvents, Errno> {

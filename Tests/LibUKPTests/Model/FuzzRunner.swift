@@ -22,11 +22,12 @@ enum FuzzRunner {
     static func run(
         _ operations: [FuzzOperation],
         configuration: ReferenceModel.Configuration,
-        engine: ReferenceModel.Configuration? = nil
+        engine: ReferenceModel.Configuration? = nil,
+        deadline: Duration = .seconds(10)
     ) async -> FuzzDivergence? {
         var model = ReferenceModel(configuration)
         let system: FuzzSystem
-        do { system = try FuzzSystem(engine ?? configuration) } catch {
+        do { system = try FuzzSystem(engine ?? configuration, deadline: deadline) } catch {
             return FuzzDivergence(step: 0, operation: .becameChild, what: "tree", expected: "valid", actual: "\(error)")
         }
         let divergence = await run(operations, model: &model, system: system)
@@ -64,7 +65,8 @@ enum FuzzRunner {
         completed.isEmpty ? "none" : completed.sorted { $0.key < $1.key }.map { "#\($0.key): \($0.value)" }.joined(separator: ", ")
     }
 
-    /// Delta debugging (ddmin): a smallest subsequence of `operations` that still diverges.
+    /// Delta debugging (ddmin): a smallest subsequence of `operations` that still diverges
+    /// (each candidate waits at most a second for an answer the model says is due).
     static func shrink(
         _ operations: [FuzzOperation],
         configuration: ReferenceModel.Configuration,
@@ -82,7 +84,7 @@ enum FuzzRunner {
             while start < current.count, clock.now < end {
                 var candidate = current
                 candidate.removeSubrange(start..<min(current.count, start + chunk))
-                if await run(candidate, configuration: configuration, engine: engine) != nil {
+                if await run(candidate, configuration: configuration, engine: engine, deadline: .seconds(1)) != nil {
                     current = candidate
                     granularity = max(granularity - 1, 2)
                     reduced = true

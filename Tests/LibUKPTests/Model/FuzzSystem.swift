@@ -61,8 +61,8 @@ final class FuzzSystem {
         var wait: String
     }
 
-    /// How long to wait for an answer the model says is due.
-    static let deadline = Duration.seconds(2)
+    /// How long to wait for an answer the model says is due before calling it missing.
+    let deadline: Duration
 
     let scheduler = ManualScheduler()
     let platform = FuzzPlatform()
@@ -77,7 +77,8 @@ final class FuzzSystem {
     private var nextOrdinal = 0
     private var nextRequest = 0
 
-    init(_ configuration: ReferenceModel.Configuration) throws {
+    init(_ configuration: ReferenceModel.Configuration, deadline: Duration = .seconds(10)) throws {
+        self.deadline = deadline
         engine = ForkEngine(platform: platform, configuration: configuration.engine, scheduler: scheduler)
         driver = try InProcessDriver(engine.tree)
         for thread in ReferenceModel.threads {
@@ -95,7 +96,7 @@ final class FuzzSystem {
             let pending = startWrite(.thread(thread), bytes: bytes) { [driver] caller throws(Errno) in
                 try driver.open("/fork", flags: OpenFlags.writeOnly, as: caller)
             }
-            _ = await settle {
+            _ = await settle(deadline) {
                 if pending.box.value != nil { return true }
                 if self.platform.sent > before.0 { return true }
                 return await self.engine.queuedForks > before.1
@@ -116,7 +117,7 @@ final class FuzzSystem {
             case .child: outcome = .success(.child)
             }
             if !platform.answerOldest(outcome) {
-                _ = await settle { self.platform.answerOldest(outcome) }
+                _ = await settle(deadline) { self.platform.answerOldest(outcome) }
             }
         case .interruptFork(let pick):
             let pending = forks.sorted { $0.request < $1.request }
@@ -128,7 +129,7 @@ final class FuzzSystem {
                 try driver.open("/vm/\(id.name)/wait", flags: OpenFlags.writeOnly, as: caller)
             }
             let expectedWaiters = model.waitCount(for: id)
-            _ = await settle {
+            _ = await settle(deadline) {
                 pending.box.value != nil || self.engine.children[id]?.waiterCount == expectedWaiters
             }
             step.answer = pending.box.value ?? .pending
@@ -169,7 +170,7 @@ final class FuzzSystem {
             let pending = startWrite(handle.caller, bytes: 2) { _ throws(Errno) in handle }
             let id = model.handles[pick % model.handles.count].child
             let expectedWaiters = model.waitCount(for: id)
-            _ = await settle {
+            _ = await settle(deadline) {
                 pending.box.value != nil || self.engine.children[id]?.waiterCount == expectedWaiters
             }
             step.answer = pending.box.value ?? .pending
@@ -194,7 +195,7 @@ final class FuzzSystem {
         // leaving the queue) happen before anything is observed.
         switch operation {
         case .fork, .answer, .interruptFork, .becameChild:
-            _ = await settle {
+            _ = await settle(deadline) {
                 await self.engine.queuedForks == model.queue.count && self.platform.sent == model.signals
             }
         default:
@@ -208,7 +209,7 @@ final class FuzzSystem {
     private func completions(expected: [Int: FuzzAnswer]) async -> [Int: FuzzAnswer] {
         var completed: [Int: FuzzAnswer] = [:]
         for pending in forks + waits {
-            if expected[pending.request] != nil { _ = await settle { pending.box.value != nil } }
+            if expected[pending.request] != nil { _ = await settle(deadline) { pending.box.value != nil } }
             if let answer = pending.box.value { completed[pending.request] = answer }
         }
         for request in expected.keys where completed[request] == nil { completed[request] = .pending }
@@ -315,15 +316,15 @@ final class FuzzSystem {
 }
 
 /// Waits until `condition` holds: a few yields first (the usual case), then short sleeps up
-/// to `FuzzSystem.deadline`. False on timeout.
-func settle(_ condition: () async -> Bool) async -> Bool {
+/// to `deadline`. False on timeout.
+func settle(_ deadline: Duration, _ condition: () async -> Bool) async -> Bool {
     if await condition() { return true }
     for _ in 0..<64 {
         await Task.yield()
         if await condition() { return true }
     }
     let clock = ContinuousClock()
-    let end = clock.now + FuzzSystem.deadline
+    let end = clock.now + deadline
     while clock.now < end {
         try? await Task.sleep(for: .microseconds(100))
         if await condition() { return true }

@@ -42,9 +42,9 @@ struct FuzzStep: Hashable, Sendable {
 /// spec alone: forks and the queue, per-thread results, children and their status,
 /// exit codes, waiters, handles, retention and becoming a child.
 ///
-/// It also follows the documented VFSKit rules an app sees: a handler error after an
-/// interrupt is `EINTR`, a read at a later offset continues the last rendering, a write
-/// to a handle opened read-only is `EBADF`, and a stale handle is `ESTALE`.
+/// It also follows the VFSKit rules an app sees: a read at a later offset continues the
+/// last rendering, a write to a handle opened read-only is `EBADF`, a stale handle is
+/// `ESTALE` (and see `interruptedFailureIsEINTR`).
 struct ReferenceModel {
     struct Configuration: Hashable, Sendable, CustomStringConvertible {
         var queueDepth: Int
@@ -99,6 +99,12 @@ struct ReferenceModel {
         var rendering: [UInt8]?
         var seen: Int
     }
+
+    /// SPEC.md: a started fork is not interruptible and its outcome is the caller's answer; but
+    /// VFSKit's Dispatcher turns any handler error after an interrupt into `EINTR`, so a started
+    /// fork that was interrupted and then failed answers `EINTR` rather than its errno. The model
+    /// follows the implementation while this stands (`TreeForkTests` pins it as a known issue).
+    static let interruptedFailureIsEINTR = true
 
     /// Threads whose `/fork` reads are compared after every step.
     static let threads: [Int32] = [1, 2, 3, 4, 5]
@@ -251,7 +257,7 @@ struct ReferenceModel {
             record(.zero, thread: request.thread)
             result = .count(request.bytes)
         }
-        if request.interrupted, case .errno = result { return .errno(.interrupted) }
+        if Self.interruptedFailureIsEINTR, request.interrupted, case .errno = result { return .errno(.interrupted) }
         return result
     }
 
