@@ -97,6 +97,34 @@ class VMForkTests(unittest.TestCase):
         # Children are deleted on stop: nothing is left listed.
         self.assertEqual(os.listdir(os.path.join(state, "instances")), [])
 
+    def test_a_child_forks_too(self):
+        state = tempfile.mkdtemp(prefix="ukp-vm-e2e-")
+        self.addCleanup(shutil.rmtree, state, True)
+        command = [os.path.join(REPO, "Host", "ukp-host"), "--image", IMAGE,
+                   "--app", os.path.join(REPO, "Host", "examples", "nested-fork.sh"),
+                   "--memory", str(self.memory()), "--max-vms", "2", "--state-dir", state]
+        try:
+            result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=400)
+        except subprocess.TimeoutExpired as expired:
+            self.fail(f"ukp-host did not finish in 400 s:\n{expired.output}")
+        output = result.stdout
+        self.assertEqual(result.returncode, 0, output)
+        root = re.search(r"\[(\w+)\] root: forked child ([0-9a-f-]{36}); exiting", output)
+        grandchild = re.search(r"\[(\w+)\] grandchild: fork reads ([0-9a-f-]{36}); vm/ has \[(.*)\]", output)
+        child = re.search(r"\[(\w+)\] child: grandchild ([0-9a-f-]{36}) exited with (\d+)", output)
+        self.assertTrue(root and grandchild and child, output)
+        self.assertEqual(child.group(1), root.group(2)[:8])          # the child forked...
+        self.assertEqual(grandchild.group(1), child.group(2)[:8])    # ...this grandchild
+        self.assertEqual(grandchild.group(2), ZERO)
+        self.assertEqual(grandchild.group(3), "")
+        self.assertEqual(child.group(3), "7")
+        self.assertIn(f"{child.group(1)} stopped with exit code 3", output)
+        with open(os.path.join(state, "forks.jsonl")) as file:
+            forks = [json.loads(line) for line in file]
+        self.assertEqual(len(forks), 2)
+        self.assertEqual(forks[0]["child"], root.group(2))
+        self.assertEqual((forks[1]["parent"], forks[1]["child"]), (root.group(2), child.group(2)))
+
 
 if __name__ == "__main__":
     unittest.main()
