@@ -151,14 +151,19 @@ class Daemon:
                 self.process.wait(timeout=STEP)
 
     def stop(self):
-        """SIGTERM, wait, SIGKILL if needed; returns the exit status."""
+        """SIGTERM, wait, SIGKILL if needed; returns the exit status. Sets
+        `self.shutdown_problem` when a running daemon did not exit 0 on SIGTERM in time."""
+        self.shutdown_problem = None
         if self.process is None:
             return None
         if self.process.poll() is None:
             self.signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=STEP)
+                code = self.process.wait(timeout=STEP)
+                if code != 0:
+                    self.shutdown_problem = "exited %d on SIGTERM" % code
             except subprocess.TimeoutExpired:
+                self.shutdown_problem = "still running %.0fs after SIGTERM (killed)" % STEP
                 self.kill()
         with contextlib.suppress(Exception):
             self.process.stdout.close()
@@ -405,8 +410,12 @@ class DaemonTestCase(unittest.TestCase):
 
     def _cleanup(self):
         self._watchdog.cancel()
+        problems = []
         for daemon in self.daemons:
             daemon.stop()
+            if daemon.shutdown_problem and not self.watchdog_fired:
+                problems.append("daemon %s: %s\n%s" % (daemon.ukp, daemon.shutdown_problem,
+                                                       daemon.stderr_text()[-1500:]))
         left = force_unmount(self.dir)
         stuck = mounts_under(self.dir)
         if not stuck:
@@ -415,6 +424,8 @@ class DaemonTestCase(unittest.TestCase):
             raise AssertionError("mounts left in /proc/mounts after cleanup: %s" % stuck)
         if self.watchdog_fired:
             raise AssertionError("watchdog fired: the test hung and its daemon was killed")
+        if problems:
+            raise AssertionError("graceful shutdown failed: " + "\n".join(problems))
         if left and not getattr(self, "expect_leftover_mounts", False):
             print("\nwarning: %s left mounts behind after its daemons stopped: %s" % (self.id(), left),
                   file=sys.stderr, flush=True)
