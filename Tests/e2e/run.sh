@@ -3,7 +3,11 @@
 # stat, Python's standard library). Builds the daemon (debug) unless UKP_FUSE names an
 # existing binary, runs every test, and checks that no test mount is left behind.
 # Usage: Tests/e2e/run.sh [unittest arguments, e.g. -k sigterm]
-# UKP_E2E_MANY=N sizes the load tests (default 10,000 live children and 10,000 waiters).
+# Environment: UKP_FUSE (daemon binary; default .build/debug/ukp-fuse, built here),
+# UKP_E2E_MANY (load test size, default 10,000 children and 10,000 waiters),
+# UKP_E2E_WATCHDOG (seconds per test before its daemon is killed, default 60),
+# UKP_E2E_SEED / UKP_E2E_STRESS_SECONDS (randomized clients, default 1234 / 6),
+# UKP_FUSE_DEVICE (default /dev/fuse; point it elsewhere to rehearse the skip path).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/opt/swift/usr/bin:$PATH"
