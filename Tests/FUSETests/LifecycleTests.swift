@@ -102,6 +102,28 @@ extension KernelTests {
             }
         }
 
+        /// By default only the mounting user may use the tree; `allowOther` opens it to
+        /// everyone, still under the kernel's mode checks (`default_permissions`).
+        @Test(arguments: [false, true])
+        func allowOther(_ allowOther: Bool) async throws {
+            guard getuid() == 0 else { return } // needs another user to try with
+            let options = FUSEMountOptions(allowOther: allowOther, fsname: "vfskit-test", subtype: "vfskit-test")
+            let mount = try MountedTree(KernelTestTree().tree, options: options)
+            let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            let read = await ProcessResult.run(nobody + ["/bin/cat", mount.file("status")])
+            let writeOpen = await ProcessResult.run(nobody + ["/bin/sh", "-c", "echo hi > \(mount.file("note"))"])
+            let writeReadOnly = await ProcessResult.run(nobody + ["/bin/sh", "-c", "echo hi > \(mount.file("status"))"])
+            #expect(mount.close())
+            if allowOther {
+                #expect(read.stdout == "Running\n", "\(read.stderr)")
+                #expect(writeOpen.status == 0, "\(writeOpen.stderr)")
+                #expect(writeReadOnly.status != 0 && writeReadOnly.stderr.contains("Permission denied"), "\(writeReadOnly.stderr)")
+            } else {
+                #expect(read.status != 0 && read.stderr.contains("Permission denied"), "\(read.stdout) \(read.stderr)")
+                #expect(writeOpen.status != 0)
+            }
+        }
+
         /// stop() before serve() and twice in a row are harmless.
         @Test func stopIsIdempotent() async throws {
             let mount = try MountedTree(KernelTestTree().tree)
