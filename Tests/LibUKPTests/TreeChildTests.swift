@@ -187,6 +187,21 @@ import VFSKit
         #expect(try await woke.value == [.in, .pri])
     }
 
+    /// "on every state change" (the tree table): a change and back still wakes the poller,
+    /// which re-reads and sees the state it had (sysfs event counters, not value comparison).
+    @Test func aChangeAndBackStillWakesThePoller() async throws {
+        let sim = try Sim()
+        let child = try await sim.fork()
+        let handle = try sim.app.driver.open("/vm/\(child.name)/status", as: .thread(1))
+        defer { sim.app.driver.close(handle) }
+        #expect(await sim.app.read(handle) == .success("Running\n"))
+        try await sim.move(child, to: .draining)
+        try await sim.move(child, to: .running)
+        #expect(sim.app.poll(handle) == .success([.in, .pri]))
+        #expect(await sim.app.read(handle) == .success("Running\n"))
+        #expect(sim.app.poll(handle) == .success([]))
+    }
+
     @Test func aFreshOpenIsNotReadyUntilTheNextChange() async throws {
         let sim = try Sim()
         let child = try await sim.fork()

@@ -47,6 +47,42 @@ import VFSKit
         #expect(throws: Errno.staleNFSFileHandle) { try sim.app.driver.dispatcher.readdir(directory.ino, after: 0, limit: 10) }
     }
 
+    /// A poller blocked on a child's file when the child goes away (retention or becoming a
+    /// child) wakes, and its next poll answers `ESTALE` (sysfs wakes pollers of a removed attribute).
+    @Test(arguments: [BecomeChild?.none, .outOfBand])
+    func aBlockedPollerWakesWhenTheChildGoesAway(_ how: BecomeChild?) async throws {
+        let sim = try Sim(retention: .seconds(1))
+        let child = try await sim.fork()
+        try await sim.exit(child, code: 0)
+        let status = try sim.app.driver.open("/vm/\(child.name)/status", as: .thread(1))
+        let wait = try sim.app.driver.open("/vm/\(child.name)/wait", as: .thread(1))
+        #expect(await sim.app.read(status) == .success("Stopped\n"))
+        let pollers = [status, wait].map { handle in
+            Task { () async -> Result<PollEvents, Errno> in
+                do throws(Errno) {
+                    return .success(try await sim.app.driver.waitUntilReady(handle, for: [.pri]))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        for poller in pollers { #expect(await stillBlocked(poller)) }
+        switch how {
+        case nil: sim.scheduler.advance(by: .seconds(1))
+        case .outOfBand?: await sim.sim.root.engine.becameChild()
+        case .throughTheForkAnswer?: break
+        }
+        for poller in pollers {
+            try await until("the poller wakes") { await finished(poller) }
+            switch await poller.value {
+            case .failure(let errno): #expect(errno == .staleNFSFileHandle)
+            case .success(let events): #expect(events.contains(.err))
+            }
+        }
+        #expect(sim.app.poll(status) == .failure(.staleNFSFileHandle))
+        #expect(sim.app.poll(wait) == .failure(.staleNFSFileHandle))
+    }
+
     @Test func zeroRetentionRemovesTheChildWhenItStops() async throws {
         let sim = try Sim(retention: .zero)
         let child = try await sim.fork()

@@ -128,3 +128,20 @@ func stillBlocked<T>(_ task: Task<T, any Error>, rounds: Int = 50) async -> Bool
     watcher.cancel()
     return !finished.value
 }
+
+/// Yields a little, then checks a task that cannot fail is still running.
+func stillBlocked<T: Sendable>(_ task: Task<T, Never>, rounds: Int = 50) async -> Bool {
+    await stillBlocked(Task<T, any Error> { await task.value }, rounds: rounds)
+}
+
+/// Whether a task has finished, without waiting for it.
+func finished<T: Sendable>(_ task: Task<T, Never>) async -> Bool {
+    let done = Finished()
+    let watcher = Task {
+        _ = await task.value
+        done.set()
+    }
+    for _ in 0..<10 { await Task.yield() }
+    _ = watcher
+    return done.value
+}
