@@ -49,7 +49,7 @@ qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, 
 print("# Real VM fork: measured\n")
 print(f"`Host/bench-fork.sh` on this machine ({platform.machine()}, {qemu}, TCG): a guest touches "
       f"{sys.argv[3]} MiB, then forks {sys.argv[2]} times; each child exits at once and the parent waits for it. "
-      "Medians, in milliseconds, from ukp-host's own clock: *paused* is QMP `stop` to `cont` of the parent; "
+      "Medians, in milliseconds, from ukp-host's own clock: *paused* is from the parent's `STOP` event to its `RESUME` event (QEMU's timestamps); "
       "*child running* is the ForkRequest's arrival to `cont` of the child; *copied* is the RAM copied "
       "for the child (`shm`: the RAM file's data, copied while the parent is paused; `live`: RAM sent while "
       "the parent runs, which pauses only for the last dirty pages; `file`: RAM saved while paused).\n")
