@@ -2,10 +2,10 @@ import CJobQueue
 import Glibc
 import Synchronization
 
-/// Runs a command with `/bin/sh -c` in a process group of its own, stdin from
-/// `/dev/null`, stdout and stderr into the job's output. Cancelling stops the group with
-/// `SIGTERM`, then `SIGKILL` after `killGrace`. The job ends when the shell exited and its
-/// output closed (so a background child holding stdout keeps the job running).
+/// Runs a command with `/bin/sh -c` in a process group of its own: stdin from `/dev/null`,
+/// stdout and stderr into the job's output, no other descriptor. Cancelling stops the
+/// group with `SIGTERM`, then `SIGKILL` after `killGrace`. The job ends when the shell
+/// exited and its output closed (so a background child holding stdout keeps it running).
 public struct ShellRunner: JobRunner {
     public var shell: String
     public var killGrace: Duration
@@ -67,6 +67,7 @@ final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
+        cjobqueue_spawn_closefrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

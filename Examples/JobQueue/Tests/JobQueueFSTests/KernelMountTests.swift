@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import JobQueueFS
+@testable import JobQueueFS
 import Synchronization
 import SystemPackage
 import Testing
@@ -117,23 +117,15 @@ struct KernelMountTests {
             ls jobs
             echo 0 > slots 2>/dev/null || echo "slots: EINVAL"
             """
-        // Output goes to a file, not a pipe: a pipe's write end can leak into a concurrent
-        // fork (fusermount3 of another test's mount), and EOF would never come.
-        let outputPath = NSTemporaryDirectory() + "jobqueue-readme-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { unlink(outputPath) }
+        // Not Foundation's Process: its reaping raced with the other tests' children and
+        // waitUntilExit hung now and then. The example's own spawner reads to EOF, then reaps.
         let result = await onThread { () -> (Int32, String) in
-            guard FileManager.default.createFile(atPath: outputPath, contents: nil),
-                let output = FileHandle(forWritingAtPath: outputPath)
-            else { return (-1, "cannot create \(outputPath)") }
-            defer { try? output.close() }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", script, "sh", mount.path]
-            process.standardOutput = output
-            do { try process.run() } catch { return (-1, "\(error)") }
-            process.waitUntilExit()
-            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            return (process.terminationStatus, text)
+            guard let shell = try? ChildProcess.spawn(["/bin/sh", "-c", script, "sh", mount.path]) else {
+                return (-1, "cannot spawn /bin/sh")
+            }
+            let output = Mutex<[UInt8]>([])
+            let code = shell.collect { bytes in output.withLock { $0 += bytes } }
+            return (code, String(decoding: output.withLock { $0 }, as: UTF8.self))
         }
         #expect(result.0 == 0)
         #expect(result.1 == """

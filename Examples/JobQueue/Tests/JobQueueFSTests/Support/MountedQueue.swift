@@ -16,6 +16,8 @@ final class MountedQueue: Sendable {
         return false
     }()
 
+    private static let mounting = Mutex(())
+
     let path: String
     let server: FUSEServer
     private let served = DispatchSemaphore(value: 0)
@@ -25,16 +27,19 @@ final class MountedQueue: Sendable {
         var template = Array((NSTemporaryDirectory() + "jobqueue-mnt.XXXXXX").utf8CString)
         path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         let dispatcher = try Dispatcher(tree: queue.tree, uid: getuid(), gid: getgid())
-        server = FUSEServer(
+        let server = FUSEServer(
             dispatcher: dispatcher, mountpoint: path,
             options: FUSEMountOptions(fsname: "jobqueue-test", subtype: "jobqueue-test"))
+        self.server = server
         do {
-            try server.mount()
+            // One mount at a time: libfuse's socket to each fusermount3 helper is inherited by
+            // helpers forked meanwhile, and two helpers holding each other's socket never exit.
+            try Self.mounting.withLock { _ throws(FUSEServerError) in try server.mount() }
         } catch {
             rmdir(path)
             throw error
         }
-        let (server, served) = (server, served)
+        let served = served
         Thread.detachNewThread {
             server.serve()
             served.signal()
