@@ -7,7 +7,9 @@ enum FUSEEnvironment {
         guard access("/dev/fuse", F_OK) == 0 else { throw .fuseDeviceMissing }
         guard let fusermount = fusermountPath() else { throw .fusermountMissing }
         var info = stat()
-        if stat(mountpoint, &info) != 0, errno == ENOTCONN {
+        var fs = statvfs()
+        // statvfs always asks the server; stat may answer from cached attributes
+        if statvfs(mountpoint, &fs) != 0, errno == ENOTCONN {
             clearStaleMount(mountpoint, fusermount: fusermount)
         }
         guard stat(mountpoint, &info) == 0 else {

@@ -9,6 +9,11 @@ import SystemPackage
 /// The operations table handed to `fuse_session_new`.
 func fuseOperations() -> fuse_lowlevel_ops {
     var ops = fuse_lowlevel_ops()
+    // Without atomic O_TRUNC the kernel sends SETATTR(size 0) and takes the reply's size
+    // (4096); with it, the kernel sets its cached size to 0 itself, and the next write
+    // at offset 0 is "past EOF": it takes the inode lock exclusively, and while it is
+    // parked every other writer of the file waits in the kernel (no parallel writes).
+    ops.`init` = fuseInit
     ops.lookup = fuseLookup
     ops.forget = fuseForget
     ops.forget_multi = fuseForgetMulti
@@ -35,6 +40,12 @@ func fuseOperations() -> fuse_lowlevel_ops {
     ops.setxattr = { req, _, _, _, _, _ in FUSERequest(req).fail(.notPermitted) }
     ops.removexattr = { req, _, _ in FUSERequest(req).fail(.notPermitted) }
     return ops
+}
+
+/// Connection setup: see `fuseOperations` for why atomic O_TRUNC is off.
+func fuseInit(_ userdata: UnsafeMutableRawPointer?, _ conn: UnsafeMutablePointer<fuse_conn_info>?) {
+    guard let conn else { return }
+    conn.pointee.want &= ~UInt32(FUSE_CAP_ATOMIC_O_TRUNC)
 }
 
 /// The open file behind a kernel file handle (see `fuseOpen`).
