@@ -96,8 +96,10 @@ final class FuzzSystem {
             let pending = startWrite(.thread(thread), bytes: bytes) { [driver] caller throws(Errno) in
                 try driver.open("/fork", flags: OpenFlags.writeOnly, as: caller)
             }
+            let blocks = expected.answer == .pending
             _ = await settle(deadline) {
                 if pending.box.value != nil { return true }
+                guard blocks else { return false }
                 if self.platform.sent > before.0 { return true }
                 return await self.engine.queuedForks > before.1
             }
@@ -128,7 +130,7 @@ final class FuzzSystem {
             let pending = startWrite(.thread(thread), bytes: 2) { [driver] caller throws(Errno) in
                 try driver.open("/vm/\(id.name)/wait", flags: OpenFlags.writeOnly, as: caller)
             }
-            let expectedWaiters = model.waitCount(for: id)
+            let expectedWaiters = expected.answer == .pending ? model.waitCount(for: id) : -1
             _ = await settle(deadline) {
                 pending.box.value != nil || self.engine.children[id]?.waiterCount == expectedWaiters
             }
@@ -169,7 +171,7 @@ final class FuzzSystem {
             let handle = handles[pick % handles.count]
             let pending = startWrite(handle.caller, bytes: 2) { _ throws(Errno) in handle }
             let id = model.handles[pick % model.handles.count].child
-            let expectedWaiters = model.waitCount(for: id)
+            let expectedWaiters = expected.answer == .pending ? model.waitCount(for: id) : -1
             _ = await settle(deadline) {
                 pending.box.value != nil || self.engine.children[id]?.waiterCount == expectedWaiters
             }
