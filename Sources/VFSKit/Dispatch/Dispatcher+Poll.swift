@@ -31,6 +31,16 @@ extension Dispatcher {
             }
             if let previous { previous.signal.removeObserver(previous.id) }
         }
+        // A poller under a dynamic entry learns of its removal (the next poll answers `ESTALE`).
+        if let token = file.vnode.token, file.state.withLock({ state in
+            defer { state.poll.watchesRemoval = true }
+            return !state.poll.watchesRemoval
+        }) {
+            token.onDeath { [weak self, weak file] in
+                guard let self, let file else { return }
+                self.signalFired(for: file)
+            }
+        }
         let events = try readiness(of: file, context: context, signal: signal)
         file.state.withLock { state in
             state.poll.waker = waker

@@ -6,8 +6,8 @@ extension Dispatcher {
     /// Cookies are stable while entries come and go, so a long listing neither skips nor repeats.
     public func readdir(_ ino: UInt64, after cookie: Int64, limit: Int) throws(Errno) -> [DirectoryEntry] {
         let directory = try vnode(ino)
-        let (declared, dynamic, cached) = try withChildren(of: directory) { children throws(Errno) in
-            (children.declared, children.dynamic, children.dynamicByName)
+        let (declared, declaredByName, dynamic, cached) = try withChildren(of: directory) { children throws(Errno) in
+            (children.declared, children.declaredByName, children.dynamic, children.dynamicByName)
         }
         var entries: [DirectoryEntry] = []
         entries.reserveCapacity(min(limit, 1024))
@@ -24,10 +24,16 @@ extension Dispatcher {
             position += 1
         }
         guard entries.count < limit, let dynamic else { return entries }
-        let serial = UInt64(max(0, position - dynamicBase))
-        for (name, serial) in dynamic.list(after: serial, limit: limit - entries.count) {
-            let ino = cached[name]?.ino ?? (1 << 62 | serial)
-            entries.append(DirectoryEntry(name: name, ino: ino, isDirectory: true, cookie: dynamicBase + Int64(serial)))
+        var after = UInt64(max(0, position - dynamicBase))
+        while entries.count < limit {
+            let batch = dynamic.list(after: after, limit: limit - entries.count)
+            guard let last = batch.last else { break }
+            // Keys that are no file name, or that a declared sibling shadows, cannot be looked up: not listed.
+            for (name, serial) in batch where TreeValidator.isValidName(name) && declaredByName[name] == nil {
+                let ino = cached[name]?.ino ?? (1 << 62 | serial)
+                entries.append(DirectoryEntry(name: name, ino: ino, isDirectory: true, cookie: dynamicBase + Int64(serial)))
+            }
+            after = last.serial
         }
         return entries
     }

@@ -109,7 +109,9 @@ public final class Dispatcher: Sendable {
             return (nil, children.dynamic)
         }
         if let vnode = found.0 { return vnode }
-        guard let source = found.1, let entry = source.resolve(name) else { throw .noSuchFileOrDirectory }
+        guard let source = found.1, TreeValidator.isValidName(name), let entry = source.resolve(name) else {
+            throw .noSuchFileOrDirectory
+        }
         return adopt(entry, named: name, from: source, in: directory)
     }
 
@@ -117,9 +119,11 @@ public final class Dispatcher: Sendable {
         let node = Node(
             name: name, kind: .directory(DirectoryContent(deferred: entry.content)),
             summary: source.entrySummary, permissions: source.permissions, owner: nil)
-        let vnode = makeVnode(parent: directory, node: node, token: entry.token)
+        let token = Self.liveness(of: entry.token, under: directory.token)
+        let vnode = makeVnode(parent: directory, node: node, token: token)
         let winner = directory.children.withLock { children -> Vnode in
-            if let existing = children?.dynamicByName[name], existing.isLive, existing.token === entry.token {
+            // A live vnode under this name stands for the entry now live under it.
+            if let existing = children?.dynamicByName[name], existing.isLive {
                 return existing
             }
             children?.dynamicByName[name] = vnode
@@ -129,11 +133,20 @@ public final class Dispatcher: Sendable {
             inodes.withLock { $0[vnode.ino] = nil }
             return winner
         }
-        entry.token.onDeath { [weak self, weak directory] in
+        token.onDeath { [weak self, weak directory] in
             guard let self, let directory else { return }
             self.entryDied(vnode, name: name, in: directory)
         }
         return vnode
+    }
+
+    /// The liveness of an entry inside another dynamic entry: it dies with either.
+    private static func liveness(of entry: EntryToken, under enclosing: EntryToken?) -> EntryToken {
+        guard let enclosing else { return entry }
+        let token = EntryToken(parent: enclosing)
+        entry.onDeath { [weak token] in token?.kill() }
+        enclosing.onDeath { [weak token] in token?.kill() }
+        return token
     }
 
     /// Forgets a removed entry's vnodes (their inode numbers then answer `ESTALE`).
@@ -151,7 +164,8 @@ public final class Dispatcher: Sendable {
             }
         }
         inodes.withLock { table in for ino in doomed { table[ino] = nil } }
-        removalHandler.withLock { $0 }?(directory.ino, name)
+        // Inside an entry that died too, the kernel forgets the whole directory anyway.
+        if directory.isLive { removalHandler.withLock { $0 }?(directory.ino, name) }
     }
 
     // MARK: - Attributes

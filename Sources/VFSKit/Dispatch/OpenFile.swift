@@ -17,6 +17,8 @@ public final class OpenFile: Sendable {
         var reported: PollEvents = []
         var caller: Caller?
         var observed: (signal: ChangeSignal, id: UInt64)?
+        /// Whether the removal of the file's dynamic entry wakes the registration.
+        var watchesRemoval = false
     }
 
     /// Unique while the tree is served.

@@ -19,7 +19,7 @@ enum TreeValidator {
                 if dynamicCount > 1 {
                     throw TreeValidationError(path: path, problem: "more than one ForEach in a directory")
                 }
-                try validate(source.exampleContent(), at: path + "/" + source.placeholder)
+                try validate(source.exampleContent(), at: nodePath)
                 continue
             case .file(let behavior):
                 if behavior.reader == nil && behavior.writer == nil {
@@ -42,10 +42,14 @@ enum TreeValidator {
     }
 
     private static func validateName(_ name: String, at path: String) throws(TreeValidationError) {
-        if name.isEmpty || name == "." || name == ".." || name.contains("/") || name.utf8.contains(0)
-            || name.utf8.count > 255
-        {
+        guard isValidName(name) else {
             throw TreeValidationError(path: path, problem: "\"\(name)\" is not a valid file name")
         }
+    }
+
+    /// A name one directory entry can have: not empty, `.` or `..`, no `/` or NUL, at most 255 bytes.
+    static func isValidName(_ name: String) -> Bool {
+        !(name.isEmpty || name == "." || name == ".." || name.utf8.count > 255 || name.utf8.contains(0x2f)
+            || name.utf8.contains(0))
     }
 }
