@@ -11,6 +11,7 @@ if [ "$me" = "00000000-0000-0000-0000-000000000000" ]; then
     exit 42
 fi
 vm=/uk/libukp/vm/$me
+ukp-watch $vm/status > /tmp/watched &      # follows the status with poll(2)
 seen=$(cat $vm/status)
 for _ in $(seq 100); do
     [ "$(cat $vm/status)" = Running ] && break
@@ -20,3 +21,5 @@ done
 echo "parent: child $me; token $token; status seen: $seen"
 echo 1 > $vm/wait
 echo "parent: child exited with $(cat $vm/wait); status $(cat $vm/status)"
+wait
+echo "parent: status poll saw: $(cat /tmp/watched | tr '\n' ' ')"

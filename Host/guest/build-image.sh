@@ -13,6 +13,8 @@ work=$out/work
 need=()
 command -v busybox >/dev/null && busybox --list | grep -qx insmod || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
+command -v cc >/dev/null || need+=(gcc)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 if [ ${#need[@]} -gt 0 ]; then
     echo "build-image: installing ${need[*]}" >&2
@@ -47,6 +49,7 @@ for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev vir
 done
 cp "$UKP_FUSE" "$root/usr/bin/ukp-fuse"
 cp /usr/bin/fusermount3 "$root/usr/bin/fusermount3"
+cc -static -O2 -o "$root/usr/bin/ukp-watch" "$repo/Host/guest/ukp-watch.c"
 # Their shared libraries (glibc, libfuse3, libstdc++ …), at the paths the loader expects.
 for binary in "$UKP_FUSE" /usr/bin/fusermount3; do
     ldd "$binary" | grep -o '/[^ ]*' | while read -r lib; do

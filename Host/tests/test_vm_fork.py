@@ -86,6 +86,12 @@ class VMForkTests(unittest.TestCase):
         self.assertEqual(waited.group(2), "42")
         self.assertEqual(waited.group(3), "Stopped")
         self.assertIn("Running", parent.group(4).split())
+        # poll(2) on the child's status woke the parent for each change, up to Stopped.
+        polled = re.search(r"\[\w+\] parent: status poll saw: (.*)", output)
+        self.assertTrue(polled, output)
+        seen = polled.group(1).split()
+        self.assertEqual(seen[-1], "Stopped", output)
+        self.assertGreaterEqual(len(seen), 2, output)  # at least one change woke it
         # The host recorded the fork, with its timings.
         with open(os.path.join(state, "forks.jsonl")) as file:
             forks = [json.loads(line) for line in file]
