@@ -21,7 +21,8 @@ public final class JobQueue: Sendable {
 
         /// Removes and answers the callers waiting for `id`, to resume outside the lock.
         mutating func takeWaiters(_ id: JobID) -> [CheckedContinuation<Void, any Error>] {
-            Array(waiters.removeValue(forKey: id)?.values ?? [:].values)
+            guard let waiting = waiters.removeValue(forKey: id) else { return [] }
+            return Array(waiting.values)
         }
     }
 
@@ -77,17 +78,17 @@ public final class JobQueue: Sendable {
 
     /// A queued job never runs; a running one is stopped. A finished job is left alone.
     public func cancel(_ id: JobID) throws(Errno) {
-        let (outcome, waiters) = try state.withLock {
-            state throws(Errno) -> (QueueMachine.CancelOutcome, [CheckedContinuation<Void, any Error>]) in
+        let (outcome, waiters, task) = try state.withLock {
+            state throws(Errno) -> (QueueMachine.CancelOutcome, [CheckedContinuation<Void, any Error>], Task<Void, Never>?) in
             let outcome = try state.machine.cancel(id)
             switch outcome {
-            case .none: return (outcome, [])
-            case .dequeued: return (outcome, state.takeWaiters(id))
-            case .terminate:
-                state.tasks[id]?.cancel()
-                return (outcome, [])
+            case .none: return (outcome, [], nil)
+            case .dequeued: return (outcome, state.takeWaiters(id), nil)
+            case .terminate: return (outcome, [], state.tasks[id])
             }
         }
+        // Cancellation handlers run inline: outside the lock, so a runner may call back.
+        task?.cancel()
         if outcome == .dequeued {
             for waiter in waiters { waiter.resume() }
             jobs[id]?.stateChanged.signal()

@@ -55,17 +55,9 @@ enum JobQueueServer {
             log("jobqueue-fuse: \(error)")
             return 1
         }
-        let signals = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { server.stop() }
-            source.resume()
-            return source
-        }
         print("jobqueue-fuse: serving \(mountpoint)")
         fflush(nil)
-        server.serve()
-        signals.forEach { $0.cancel() }
+        server.serve(untilSignalled: [SIGINT, SIGTERM])
 
         let stopped = DispatchSemaphore(value: 0)
         Task {
