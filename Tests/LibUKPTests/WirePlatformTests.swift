@@ -236,6 +236,13 @@ import Testing
         #expect(!setup.platform.isConnected || setup.platform.pendingForks == 0)
     }
 
+    @Test func aForkAfterClosingFailsWithEIO() async throws {
+        let setup = try await Setup()
+        setup.platform.close()
+        await #expect(throws: Errno.ioError) { try await setup.engine.fork(thread: 1) }
+        #expect(setup.platform.pendingForks == 0)
+    }
+
     @Test func startingOnAMissingPathFails() {
         let platform = WirePlatform(path: "/tmp/ukp-wire-missing-\(UUID().uuidString).sock")
         #expect(throws: Errno.noSuchFileOrDirectory) { try platform.start() }

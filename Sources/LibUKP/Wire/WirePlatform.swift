@@ -97,7 +97,7 @@ public final class WirePlatform: Platform, Sendable {
     public func fork() async throws(ForkFailure) -> ForkOutcome {
         let result = await withCheckedContinuation { (reply: Reply) in
             let request = state.withLock { state -> (UInt32, WireConnection)? in
-                guard let connection = state.connection else { return nil }
+                guard !state.closed, let connection = state.connection else { return nil }
                 repeat { state.lastCorrelationID &+= 1 } while state.lastCorrelationID == 0
                     || state.pending[state.lastCorrelationID] != nil
                 state.pending[state.lastCorrelationID] = reply
