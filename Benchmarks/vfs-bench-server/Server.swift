@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import VFSKit
 
@@ -34,16 +33,8 @@ enum BenchServer {
             log("vfs-bench-server: \(error)")
             return 1
         }
-        let signals = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { server.stop() }
-            source.resume()
-            return source
-        }
         log("vfs-bench-server: serving \(mountpoint)")
-        server.serve()
-        signals.forEach { $0.cancel() }
+        server.serve(untilSignalled: [SIGINT, SIGTERM])
         return 0
     }
 
