@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real VM fork test: builds the guest image (Debian kernel, busybox, libfuse3, ukp-fuse)
+# The real VM fork tests, and ukp-fuse --platform wire against a fake platform: builds the guest image (Debian kernel, busybox, libfuse3, ukp-fuse)
 # and forks a QEMU VM through /uk/libukp. UKP_FUSE names the ukp-fuse binary to put in the
 # image (default: build one with --static-swift-stdlib). Skips loudly where QEMU cannot run.
 set -euo pipefail
@@ -14,4 +14,11 @@ if ! Host/guest/build-image.sh "$image"; then
     echo "run.sh: the guest image could not be built" >&2
     exit 1
 fi
-UKP_GUEST_IMAGE=$image python3 -m unittest discover -s Host/tests -t Host/tests -v
+status=0
+UKP_GUEST_IMAGE=$image python3 -m unittest discover -s Host/tests -t Host/tests -v || status=$?
+if grep -q '/ukp-wire-' /proc/mounts; then
+    echo "run.sh: test mounts left behind:" >&2
+    grep '/ukp-wire-' /proc/mounts >&2
+    status=1
+fi
+exit "$status"
