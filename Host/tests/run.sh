@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The real VM fork tests, and ukp-fuse --platform wire against a fake platform: builds the guest image (Debian kernel, busybox, libfuse3, ukp-fuse)
-# and forks a QEMU VM through /uk/libukp. UKP_FUSE names the ukp-fuse binary to put in the
-# image (default: build one with --static-swift-stdlib). Skips loudly where QEMU cannot run.
+# Builds the guest image (Debian kernel, busybox, libfuse3, ukp-fuse), forks real QEMU VMs
+# through /uk/libukp, and runs ukp-fuse --platform wire against a fake platform. UKP_FUSE
+# names the ukp-fuse binary to use (default: build one with --static-swift-stdlib).
+# Skips loudly where QEMU cannot run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/opt/swift/usr/bin:$PATH"
