@@ -75,6 +75,20 @@ struct ReaddirTests {
         #expect(try driver.dispatcher.readdir(directory.ino, after: Int64.max / 2, limit: 100) == [])
     }
 
+    @Test(arguments: [Int.max, Int.max - 1, 1 << 40])
+    func hugeLimits(_ limit: Int) throws {
+        for n in 0..<5 { entries.insert(n, for: n) }
+        let directory = try driver.stat("/d")
+        #expect(try driver.dispatcher.readdir(directory.ino, after: 0, limit: limit).count == 10)
+        #expect(try driver.dispatcher.readdir(directory.ino, after: 6, limit: limit).map(\.name) == ["1", "2", "3", "4"])
+    }
+
+    @Test func negativeCookiesAreInvalid() throws {
+        let directory = try driver.stat("/d")
+        #expect(throws: Errno.invalidArgument) { try driver.dispatcher.readdir(directory.ino, after: -1, limit: 10) }
+        #expect(throws: Errno.invalidArgument) { try driver.dispatcher.readdir(directory.ino, after: Int64.min, limit: 10) }
+    }
+
     @Test func emptyDirectory() throws {
         let b = try driver.stat("/d/b")
         #expect(try listing(b.ino, limit: 1).map(\.name) == [".", ".."])

@@ -6,6 +6,7 @@ extension Dispatcher {
     /// Cookies are stable while entries come and go, so a long listing neither skips nor repeats.
     public func readdir(_ ino: UInt64, after cookie: Int64, limit: Int) throws(Errno) -> [DirectoryEntry] {
         let directory = try vnode(ino)
+        guard cookie >= 0 else { throw .invalidArgument }
         let (declared, declaredByName, dynamic, cached) = try withChildren(of: directory) { children throws(Errno) in
             (children.declared, children.declaredByName, children.dynamic, children.dynamicByName)
         }

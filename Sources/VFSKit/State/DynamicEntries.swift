@@ -79,7 +79,7 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
                 let mid = (low + high) / 2
                 if values[mid].serial <= serial { low = mid + 1 } else { high = mid }
             }
-            let end = min(values.count, low + limit)
+            let end = low + min(max(0, limit), values.count - low)
             return (low..<end).map { (state.entries.keys[$0], values[$0]) }
         }
     }
