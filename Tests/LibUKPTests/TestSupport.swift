@@ -9,7 +9,7 @@ struct TimedOut: Error {}
 /// Waits (polling, with a deadline) until `condition` holds; fails the test on timeout.
 func until(
     _ what: String = "condition",
-    timeout: Duration = .seconds(20),
+    timeout: Duration = .seconds(120),
     _ condition: () async -> Bool
 ) async throws {
     let clock = ContinuousClock()

@@ -32,7 +32,7 @@ final class WirePeer: Sendable {
     }
 
     /// The next connection from the platform under test.
-    func accept(timeout: Duration = .seconds(10)) async throws -> WirePeerConnection {
+    func accept(timeout: Duration = .seconds(60)) async throws -> WirePeerConnection {
         let deadline = ContinuousClock.now + timeout
         while true {
             let fd = Glibc.accept(listener, nil, nil)
@@ -71,7 +71,7 @@ final class WirePeerConnection: Sendable {
     func send(_ message: WireMessage) throws { try send(message.encoded) }
 
     /// The next message the platform under test sent.
-    func receive(timeout: Duration = .seconds(10)) async throws -> WireMessage {
+    func receive(timeout: Duration = .seconds(60)) async throws -> WireMessage {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let message = try decoder.withLock({ try $0.next() }) { return message }
@@ -92,7 +92,7 @@ final class WirePeerConnection: Sendable {
     }
 
     /// Waits until the platform under test has closed its end.
-    func waitForEnd(timeout: Duration = .seconds(10)) async throws {
+    func waitForEnd(timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
             var byte: UInt8 = 0

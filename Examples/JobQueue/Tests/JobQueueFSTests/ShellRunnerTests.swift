@@ -63,10 +63,9 @@ import VFSKit
     @Test func cancelStopsTheWholeProcessGroupWithSIGTERM() async throws {
         try await driver.writeText("/submit", "sleep 30 & sleep 30; wait")
         try await Task.sleep(for: .milliseconds(200))
-        let started = ContinuousClock.now
         try await driver.writeText("/jobs/1/cancel", "\n")
         try await driver.writeText("/jobs/1/wait", "\n")
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // 143 = killed by SIGTERM (SIGKILL after the grace would be 137): no timing needed.
         #expect(try await driver.readText("/jobs/1/state") == "cancelled\n")
         #expect(try await driver.readText("/jobs/1/wait") == "143\n")
     }
