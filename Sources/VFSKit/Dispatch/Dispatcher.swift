@@ -25,7 +25,13 @@ public final class Dispatcher: Sendable {
     let inodes: Mutex<[UInt64: Vnode]>
     private let nextIno = Atomic<UInt64>(Dispatcher.rootID + 1)
     private let nextFileID = Atomic<UInt64>(1)
-    private let removalHandler = Mutex<(@Sendable (_ parent: UInt64, _ name: String) -> Void)?>(nil)
+    /// Boxed: a closure stored directly as a `Mutex`'s value is re-abstracted on each
+    /// `withLock`, which writes it back wrapped in two more thunks, so every call grew the
+    /// chain (quadratic in removals, then a stack overflow). A struct field is not.
+    private struct RemovalHandler: Sendable {
+        let call: @Sendable (_ parent: UInt64, _ name: String) -> Void
+    }
+    private let removalHandler = Mutex<RemovalHandler?>(nil)
     let startTime: Int64
 
     /// Validates `tree` and prepares to serve it.
@@ -42,7 +48,7 @@ public final class Dispatcher: Sendable {
     /// Called (from the thread that removed it) after a dynamic entry disappears, so a
     /// driver can drop the kernel's cached dentry. Must not block.
     public func onEntryRemoved(_ handler: @escaping @Sendable (_ parent: UInt64, _ name: String) -> Void) {
-        removalHandler.withLock { $0 = handler }
+        removalHandler.withLock { $0 = RemovalHandler(call: handler) }
     }
 
     // MARK: - Nodes
@@ -165,7 +171,7 @@ public final class Dispatcher: Sendable {
         }
         inodes.withLock { table in for ino in doomed { table[ino] = nil } }
         // Inside an entry that died too, the kernel forgets the whole directory anyway.
-        if directory.isLive { removalHandler.withLock { $0 }?(directory.ino, name) }
+        if directory.isLive { removalHandler.withLock { $0 }?.call(directory.ino, name) }
     }
 
     // MARK: - Attributes
