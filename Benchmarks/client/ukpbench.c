@@ -7,12 +7,12 @@
 //   ukpbench fork  [-n MAX] [-s SECONDS] [-t THREADS] FORKFILE
 //       each thread opens FORKFILE once and write(2)s "1" until MAX successful
 //       forks in all or SECONDS passed; prints forks=… failed=… forks_per_s=… median_us=…
-//   ukpbench exit  [-t THREADS] [-c CODE] VMDIR INSTANCESDIR
+//   ukpbench exit  [-t THREADS] [-c CODE] [-s SECONDS] VMDIR INSTANCESDIR
 //       lists VMDIR (getdents64) and writes CODE to INSTANCESDIR/<uuid>/exit for
-//       every entry; prints exited=… failed=… exits_per_s=…
-//   ukpbench wait  [-n WAITERS] [-p PID] [-S SETTLE_MS] WAITFILE EXITFILE
+//       every entry (stops after SECONDS); prints exited=… failed=… exits_per_s=…
+//   ukpbench wait  [-n WAITERS] [-p PID] [-S SETTLE_MS] [-E SECONDS] WAITFILE EXITFILE
 //       WAITERS threads (own fds) block in write(2) on WAITFILE; after all of them
-//       are in write(2) and SETTLE_MS more, reads PID's thread count, writes "0"
+//       are in write(2) (or SECONDS passed: entered= tells how many) and SETTLE_MS more, reads PID's thread count, writes "0"
 //       to EXITFILE and times until the last waiter returned. Prints
 //       waiters=… failed=… release_ms=… exit_write_ms=… daemon_threads_idle=…
 //       daemon_threads_blocked=…
@@ -140,13 +140,14 @@ static char (*names)[64];
 static long name_count;
 static atomic_long next_name, exits_ok, exits_failed;
 static const char *instances_dir, *exit_code = "0";
+static double exit_deadline;
 
 static void *exit_thread(void *arg) {
     (void)arg;
     char path[4096];
     for (;;) {
         long i = atomic_fetch_add(&next_name, 1);
-        if (i >= name_count) break;
+        if (i >= name_count || now_us() > exit_deadline) break;
         snprintf(path, sizeof path, "%s/%s/exit", instances_dir, names[i]);
         int fd = open(path, O_WRONLY);
         if (fd < 0 || write(fd, exit_code, strlen(exit_code)) != (ssize_t)strlen(exit_code)) atomic_fetch_add(&exits_failed, 1);
@@ -158,10 +159,12 @@ static void *exit_thread(void *arg) {
 
 static int cmd_exit(int argc, char **argv) {
     long threads = 4;
+    double seconds = 1e9;
     int c;
-    while ((c = getopt(argc, argv, "t:c:")) != -1) {
+    while ((c = getopt(argc, argv, "t:c:s:")) != -1) {
         if (c == 't') threads = atol(optarg);
         else if (c == 'c') exit_code = optarg;
+        else if (c == 's') seconds = atof(optarg);
         else return 2;
     }
     if (optind != argc - 2 || threads < 1) return 2;
@@ -187,6 +190,7 @@ static int cmd_exit(int argc, char **argv) {
     close(fd);
     pthread_t *tids = calloc(threads, sizeof(pthread_t));
     double t0 = now_us();
+    exit_deadline = t0 + seconds * 1e6;
     for (long t = 0; t < threads; t++) pthread_create(&tids[t], NULL, exit_thread, NULL);
     for (long t = 0; t < threads; t++) pthread_join(tids[t], NULL);
     double elapsed = (now_us() - t0) / 1e6;
@@ -228,8 +232,10 @@ static long threads_of(long pid) {
 
 static int cmd_wait(int argc, char **argv) {
     long waiters = 10000, pid = 0, settle_ms = 1500;
+    double entry_timeout_s = 120;
     int c;
-    while ((c = getopt(argc, argv, "n:p:S:")) != -1) {
+    while ((c = getopt(argc, argv, "n:p:S:E:")) != -1) {
+        if (c == 'E') { entry_timeout_s = atof(optarg); continue; }
         if (c == 'n') waiters = atol(optarg);
         else if (c == 'p') pid = atol(optarg);
         else if (c == 'S') settle_ms = atol(optarg);
@@ -252,7 +258,9 @@ static int cmd_wait(int argc, char **argv) {
     for (long i = 0; i < waiters; i++) {
         if (pthread_create(&tids[i], &attr, wait_thread, (void *)i) != 0) die("pthread_create", "");
     }
-    while (atomic_load(&waiters_entered) < waiters) usleep(1000);
+    double entry_deadline = now_us() + entry_timeout_s * 1e6;
+    while (atomic_load(&waiters_entered) < waiters && now_us() < entry_deadline) usleep(1000);
+    long entered = atomic_load(&waiters_entered);
     double entered_ms = (now_us() - t_start) / 1e3;
     usleep((useconds_t)settle_ms * 1000);
     long blocked_threads = threads_of(pid);
@@ -266,9 +274,9 @@ static int cmd_wait(int argc, char **argv) {
     for (long i = 0; i < waiters; i++) pthread_join(tids[i], NULL);
     double last = t0;
     for (long i = 0; i < waiters; i++) if (returned_at[i] > last) last = returned_at[i];
-    printf("waiters=%ld failed=%ld returned_early=%ld entered_ms=%.0f release_ms=%.1f exit_write_ms=%.1f "
+    printf("waiters=%ld entered=%ld failed=%ld returned_early=%ld entered_ms=%.0f release_ms=%.1f exit_write_ms=%.1f "
            "daemon_threads_idle=%ld daemon_threads_blocked=%ld\n",
-           waiters, atomic_load(&waiters_failed), early, entered_ms, (last - t0) / 1e3, exit_write_ms,
+           waiters, entered, atomic_load(&waiters_failed), early, entered_ms, (last - t0) / 1e3, exit_write_ms,
            idle, blocked_threads);
     return 0;
 }
@@ -286,7 +294,7 @@ int main(int argc, char **argv) {
 usage:
     fprintf(stderr, "usage: ukpbench stat [-i N] [-w W] PATH\n"
                     "       ukpbench fork [-n MAX] [-s SECONDS] [-t THREADS] FORKFILE\n"
-                    "       ukpbench exit [-t THREADS] [-c CODE] VMDIR INSTANCESDIR\n"
-                    "       ukpbench wait [-n WAITERS] [-p PID] [-S SETTLE_MS] WAITFILE EXITFILE\n");
+                    "       ukpbench exit [-t THREADS] [-c CODE] [-s SECONDS] VMDIR INSTANCESDIR\n"
+                    "       ukpbench wait [-n WAITERS] [-p PID] [-S SETTLE_MS] [-E SECONDS] WAITFILE EXITFILE\n");
     return 2;
 }
