@@ -283,3 +283,38 @@ struct DynamicNameTests {
         #expect(try driver.list("/", batch: 3) == ["good"])
     }
 }
+
+/// The result builder's control flow and embedding one tree in another.
+@Suite("Builder")
+struct BuilderTests {
+    static func tree(verbose: Bool, names: [String]) -> Tree {
+        let inner = Tree {
+            File("inner", "").read("") { _ in "embedded" }
+        }
+        return Tree {
+            if verbose {
+                File("verbose", "").read("") { _ in 1 }
+            }
+            if names.isEmpty {
+                File("none", "").read("") { _ in 0 }
+            } else {
+                File("some", "").read("") { _ in names.count }
+            }
+            for name in names {
+                File(name, "").read("") { _ in name }
+            }
+            Directory("embedded", "") {
+                inner.nodes
+            }
+        }
+    }
+
+    @Test(arguments: [(true, ["a", "b"]), (false, []), (false, ["c"])])
+    func controlFlow(_ verbose: Bool, _ names: [String]) async throws {
+        let driver = try InProcessDriver(Self.tree(verbose: verbose, names: names))
+        let expected = (verbose ? ["verbose"] : []) + [names.isEmpty ? "none" : "some"] + names + ["embedded"]
+        #expect(try driver.list("/") == expected)
+        for name in names { #expect(try await driver.readText("/" + name) == name + "\n") }
+        #expect(try await driver.readText("/embedded/inner") == "embedded\n")
+    }
+}

@@ -171,6 +171,19 @@ struct StalenessTests {
         #expect(removed.value.map(\.1) == [key.pathName])
     }
 
+    /// Many removals with a removal handler installed (each removal calls it once).
+    @Test func manyRemovalsReachTheHandler() throws {
+        let removed = Counter()
+        driver.dispatcher.onEntryRemoved { _, _ in removed.increment() }
+        let keys = (0..<20_000).map { _ in UUID() }
+        for key in keys {
+            children.insert(FakeChild(), for: key)
+            _ = try driver.stat("/vm/" + key.pathName)
+            children.remove(key)
+        }
+        #expect(removed.count == keys.count)
+    }
+
     @Test func removingAnEnclosingEntryMakesNestedEntriesStale() async throws {
         let child = FakeChild()
         child.grandchildren.insert("g", for: 7)
