@@ -38,6 +38,13 @@ enum FuzzOperation: Hashable, Sendable, CustomStringConvertible {
     /// An app looks up a name under `/vm/` that is not a canonical live child name.
     case lookup(FuzzName)
 
+    /// A hash that is the same in every process (FNV-1a of the description), unlike `hashValue`.
+    var stableHash: Int {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in description.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return Int(hash >> 1)
+    }
+
     var description: String {
         switch self {
         case .fork(let thread, let bytes): "fork(thread: \(thread), bytes: \(bytes))"

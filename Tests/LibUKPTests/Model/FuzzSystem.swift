@@ -274,7 +274,7 @@ final class FuzzSystem {
                 observers[name] = nil
             }
         }
-        return FuzzObservation(forkReads: reads, vm: vm, children: children, signals: platform.sent)
+        return FuzzObservation(readers: order, forkReads: reads, vm: vm, children: children, signals: platform.sent)
     }
 
     /// The observer of a listed child, opened (and read once) when first seen.

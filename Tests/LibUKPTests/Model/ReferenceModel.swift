@@ -389,6 +389,7 @@ struct ReferenceModel {
     /// `/vm/`, and each child's `status` and `wait`.
     mutating func observe(order: [Int32]) -> FuzzObservation {
         FuzzObservation(
+            readers: order,
             forkReads: order.map { readFork(thread: $0) },
             vm: children.map(\.name),
             children: children.map { child in
@@ -407,7 +408,8 @@ struct FuzzObservation: Hashable, Sendable, CustomStringConvertible {
         var wait: String
     }
 
-    /// What `/fork` reads for each thread, in the order they were read.
+    /// The threads that read `/fork`, in order, and what each read.
+    var readers: [Int32]
     var forkReads: [String]
     var vm: [String]
     var children: [ChildView]
@@ -415,6 +417,7 @@ struct FuzzObservation: Hashable, Sendable, CustomStringConvertible {
 
     var description: String {
         let children = children.map { "#\($0.ordinal) status \($0.status.debugDescription) wait \($0.wait.debugDescription)" }
-        return "fork reads \(forkReads.map(\.debugDescription)); vm \(vm); children [\(children.joined(separator: ", "))]; fork signals \(signals)"
+        let reads = zip(readers, forkReads).map { "thread \($0) \($1.debugDescription)" }
+        return "/fork [\(reads.joined(separator: ", "))]; /vm \(vm); children [\(children.joined(separator: ", "))]; fork signals \(signals)"
     }
 }
