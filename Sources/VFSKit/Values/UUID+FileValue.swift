@@ -7,7 +7,7 @@ public import SystemPackage
 
 extension UUID: FileValue {
     /// Lowercase canonical form.
-    public func fileBytes() -> [UInt8] { Array((uuidString.lowercased() + "\n").utf8) }
+    public func fileBytes() -> [UInt8] { Array((lowercaseText + "\n").utf8) }
     public init(fileText: String) throws(Errno) {
         guard let uuid = UUID(uuidString: fileText) else { throw .invalidArgument }
         self = uuid
