@@ -256,9 +256,7 @@ import VFSKit
         signal.fail(failure)
         let answer = await errnoOf(running)
         #expect(answer != nil)
-        withKnownIssue("VFSKit's Dispatcher answers EINTR for any handler error after an interrupt") {
-            #expect(answer == failure.errno)
-        }
+        #expect(answer == failure.errno)
         #expect(scripted.app.list("/vm") == .success([]))
     }
 

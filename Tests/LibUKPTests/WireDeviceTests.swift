@@ -9,7 +9,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct WireDeviceTests {
     @Test(.enabled(if: access("/dev/ptmx", R_OK | W_OK) == 0, "needs /dev/ptmx"))
     func aForkOverACharacterDevice() async throws {
-        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
         try #require(master >= 0)
         defer { close(master) }
         var unlock: Int32 = 0
@@ -29,7 +29,7 @@ import Testing
         defer { platform.close() }
         // The slave's line discipline carries the bytes: make it raw (no echo, no newline mapping).
         try await until("slave open") { platform.isConnected }
-        let slave = open(path, O_RDWR | O_NOCTTY)
+        let slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)
         #expect(slave >= 0)
         defer { close(slave) }
         tcsetattr(slave, TCSANOW, &raw)

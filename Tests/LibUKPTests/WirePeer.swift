@@ -13,7 +13,8 @@ final class WirePeer: Sendable {
 
     init() throws {
         path = "/tmp/ukp-wire-\(UUID().uuidString.prefix(8)).sock"
-        listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        // Close-on-exec: a fusermount3 that libfuse forks in a parallel test must not keep it open.
+        listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard listener >= 0 else { throw Errno(rawValue: errno) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -37,6 +38,7 @@ final class WirePeer: Sendable {
         while true {
             let fd = Glibc.accept(listener, nil, nil)
             if fd >= 0 {
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
                 _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
                 return WirePeerConnection(fd: fd)
             }

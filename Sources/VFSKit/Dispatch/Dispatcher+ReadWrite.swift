@@ -96,7 +96,8 @@ extension Dispatcher {
     }
 
     /// Runs `operation` in `Task.immediate`; replies inline when it does not suspend.
-    /// A handler error after the kernel interrupted the request answers `EINTR`.
+    /// The handler's own error is the answer: one that gave up because it was interrupted
+    /// throws `EINTR` itself, and one that completes regardless (a started fork) keeps its result.
     private func run<Value: Sendable>(
         reply: @escaping @Sendable (Result<Value, Errno>) -> Void,
         _ operation: @escaping @Sendable () async throws(Errno) -> Value
@@ -107,7 +108,7 @@ extension Dispatcher {
             do throws(Errno) {
                 result = .success(try await operation())
             } catch {
-                result = .failure(request.isInterrupted ? .interrupted : error)
+                result = .failure(error)
             }
             request.complete { reply(result) }
         }

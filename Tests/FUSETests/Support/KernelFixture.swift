@@ -135,6 +135,14 @@ func withMountedTree<R>(_ tree: Tree, _ body: (MountedTree) async throws -> R) a
     }
 }
 
+/// Set once a child process has exited.
+final class ExitFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
 /// A finished child process.
 struct ProcessResult: Sendable {
     var status: Int32
@@ -152,20 +160,27 @@ struct ProcessResult: Sendable {
         process.standardOutput = out
         process.standardError = err
         let exited = AsyncStream<Void>.makeStream()
-        process.terminationHandler = { _ in exited.continuation.finish() }
+        let hasExited = ExitFlag()
+        process.terminationHandler = { _ in
+            hasExited.set()
+            exited.continuation.finish()
+        }
         do {
             try process.run()
         } catch {
             return ProcessResult(status: -1, stdout: "", stderr: "\(error)")
         }
+        // Our copies of the write ends: closing them lets the reads see EOF.
+        try? out.fileHandleForWriting.close()
+        try? err.fileHandleForWriting.close()
         let pid = process.processIdentifier
         let watchdog = Task {
             try await Task.sleep(for: .seconds(timeout))
             kill(pid, SIGKILL)
         }
         // Drain the pipes while the process runs (a full pipe would block it).
-        async let output = Self.drain(out.fileHandleForReading)
-        async let errors = Self.drain(err.fileHandleForReading)
+        async let output = Self.drain(out.fileHandleForReading.fileDescriptor, until: hasExited)
+        async let errors = Self.drain(err.fileHandleForReading.fileDescriptor, until: hasExited)
         for await _ in exited.stream {}
         watchdog.cancel()
         return ProcessResult(
@@ -173,10 +188,26 @@ struct ProcessResult: Sendable {
             stdout: await output, stderr: await errors)
     }
 
-    private static func drain(_ handle: FileHandle) async -> String {
+    /// Reads until EOF, or until the process has exited and the pipe is empty: a
+    /// fusermount3 that libfuse forked meanwhile (auto_unmount) may hold a copy of the
+    /// write end for the rest of the test run, so EOF alone could never come.
+    private static func drain(_ fd: Int32, until exited: ExitFlag) async -> String {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self))
+                var bytes: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    var request = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    let ready = poll(&request, 1, 50)
+                    if ready > 0 {
+                        let count = read(fd, &buffer, buffer.count)
+                        if count <= 0 { break }
+                        bytes += buffer[0..<count]
+                    } else if ready == 0 && exited.isSet {
+                        break
+                    }
+                }
+                continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
             }
         }
     }

@@ -100,11 +100,9 @@ struct ReferenceModel {
         var seen: Int
     }
 
-    /// SPEC.md: a started fork is not interruptible and its outcome is the caller's answer; but
-    /// VFSKit's Dispatcher turns any handler error after an interrupt into `EINTR`, so a started
-    /// fork that was interrupted and then failed answers `EINTR` rather than its errno. The model
-    /// follows the implementation while this stands (`TreeForkTests` pins it as a known issue).
-    static let interruptedFailureIsEINTR = true
+    /// SPEC.md: a started fork is not interruptible and its outcome, failure included, is the
+    /// caller's answer even after an interrupt.
+    static let interruptedFailureIsEINTR = false
 
     /// Threads whose `/fork` reads are compared after every step.
     static let threads: [Int32] = [1, 2, 3, 4, 5]
