@@ -43,9 +43,10 @@ def main():
         return 0
     top = tempfile.mkdtemp(prefix="ukp-soak-")
     u, s = f"{top}/ukp", f"{top}/sim"
+    log = open(f"{top}.log", "w")
     daemon = subprocess.Popen([args.binary, "--mountpoint", u, "--sim-control", s,
                                "--stopped-retention", "0", "--log-level", "warning"],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         line = daemon.stdout.readline()
         if "serving" not in line:
@@ -69,6 +70,9 @@ def main():
         ok = growth <= 10 and live == 0
         print("soak: " + ("PASS" if ok else "FAIL: RSS grew more than 10% or children remain"))
         return 0 if ok else 1
+    except OSError as error:
+        print(f"soak: {error}; daemon exit status {daemon.poll()}; its log: {top}.log", file=sys.stderr)
+        return 1
     finally:
         daemon.terminate()
         try:
