@@ -12,8 +12,8 @@ public struct InProcessTarget: ConformanceTarget {
         self.caller = caller
     }
 
-    private static let readOnlyNonBlocking: Int32 = 0o4000
-    private static let writeOnlyNonBlocking: Int32 = 0o1 | 0o4000
+    private static let readOnlyNonBlocking = OpenFlags.readOnly | OpenFlags.nonBlocking
+    private static let writeOnlyNonBlocking = OpenFlags.writeOnly | OpenFlags.nonBlocking
 
     public func stat(_ path: String) async throws(Errno) -> FileStatus {
         let attributes = try driver.stat(path)

@@ -5,15 +5,6 @@ import SystemPackage
 import Testing
 import VFSKit
 
-/// `open(2)` flags the in-process driver understands.
-enum OpenFlags {
-    static let readOnly: Int32 = 0
-    static let writeOnly: Int32 = 0o1
-    static let readWrite: Int32 = 0o2
-    static let truncate: Int32 = 0o1000
-    static let nonBlocking: Int32 = 0o4000
-}
-
 extension Caller {
     /// Root on thread `thread`.
     static func thread(_ thread: Int32) -> Caller { Caller(uid: 0, gid: 0, threadID: thread) }

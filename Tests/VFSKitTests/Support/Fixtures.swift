@@ -3,15 +3,6 @@ import SystemPackage
 import Testing
 @testable import VFSKit
 
-/// `open(2)` flags as Linux defines them (what the in-process driver takes).
-enum OpenFlags {
-    static let readOnly: Int32 = 0
-    static let writeOnly: Int32 = 0o1
-    static let readWrite: Int32 = 0o2
-    static let truncate: Int32 = 0o1000
-    static let nonBlocking: Int32 = 0o4000
-}
-
 extension Caller {
     static func user(_ uid: UInt32, gid: UInt32 = 100, thread: Int32 = 4242) -> Caller {
         Caller(uid: uid, gid: gid, threadID: thread)

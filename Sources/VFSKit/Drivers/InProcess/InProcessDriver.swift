@@ -52,7 +52,7 @@ public final class InProcessDriver: Sendable {
 
     // MARK: - Files
 
-    /// Opens a file with `open(2)` flags (`O_RDONLY` 0, `O_WRONLY` 1, `O_RDWR` 2, `O_NONBLOCK` 0o4000).
+    /// Opens a file with `open(2)` flags (see `OpenFlags`).
     public func open(_ path: String, flags: Int32 = 0, as caller: Caller = .root) throws(Errno) -> Handle {
         let attributes = try stat(path)
         return Handle(file: try dispatcher.open(attributes.ino, flags: flags, caller: caller), caller: caller)
@@ -105,7 +105,7 @@ public final class InProcessDriver: Sendable {
     /// Writes text through a fresh `O_WRONLY|O_TRUNC` open, like `echo text > path`.
     @discardableResult
     public func writeText(_ path: String, _ text: String, as caller: Caller = .root) async throws(Errno) -> Int {
-        let handle = try open(path, flags: 0o1 | 0o1000, as: caller)
+        let handle = try open(path, flags: OpenFlags.writeOnly | OpenFlags.truncate, as: caller)
         defer { close(handle) }
         return try await write(handle, Array(text.utf8))
     }

@@ -2,14 +2,6 @@ import JobQueueFS
 import Testing
 import VFSKit
 
-/// `open(2)` flags as Linux defines them (what the in-process driver takes).
-enum OpenFlags {
-    static let readOnly: Int32 = 0
-    static let writeOnly: Int32 = 0o1
-    static let readWrite: Int32 = 0o2
-    static let nonBlocking: Int32 = 0o4000
-}
-
 /// A queue on a scripted runner, served by the in-process driver.
 struct QueueFixture {
     let runner = ScriptedRunner()
