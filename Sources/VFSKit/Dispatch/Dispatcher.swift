@@ -74,37 +74,35 @@ public final class Dispatcher: Sendable {
         return vnode
     }
 
-    /// The children of a directory vnode, built on first use.
+    /// The children of a directory vnode, built on first use. One lock on the hot path.
     func withChildren<R: Sendable>(of directory: Vnode, _ body: (inout DirectoryChildren) throws(Errno) -> R) throws(Errno) -> R {
-        let content: DirectoryContent
-        switch directory.node.kind {
-        case .directory(let c): content = c
-        case .file: throw .notDirectory
-        case .dynamic: throw .notDirectory
+        let built = try directory.children.withLock { children throws(Errno) -> R? in
+            guard children != nil else { return nil }
+            return try body(&children!)
         }
-        if directory.children.withLock({ $0 == nil }) {
-            let nodes = content.children
-            var declared: [Vnode] = []
-            var dynamic: (any DynamicSource)?
-            for node in nodes {
-                if case .dynamic(let source) = node.kind {
-                    dynamic = source
-                } else {
-                    declared.append(makeVnode(parent: directory, node: node, token: directory.token))
-                }
+        if let built { return built }
+        guard case .directory(let content) = directory.node.kind else { throw .notDirectory }
+        var declared: [Vnode] = []
+        var dynamic: (any DynamicSource)?
+        for node in content.children {
+            if case .dynamic(let source) = node.kind {
+                dynamic = source
+            } else {
+                declared.append(makeVnode(parent: directory, node: node, token: directory.token))
             }
-            let built = DirectoryChildren(
-                declared: declared,
-                declaredByName: Dictionary(declared.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first }),
-                dynamic: dynamic)
-            let orphans = directory.children.withLock { children -> [Vnode] in
-                if children != nil { return declared }
-                children = built
-                return []
-            }
-            if !orphans.isEmpty { inodes.withLock { table in for v in orphans { table[v.ino] = nil } } }
         }
-        return try directory.children.withLock { children throws(Errno) -> R in try body(&children!) }
+        let children = DirectoryChildren(
+            declared: declared,
+            declaredByName: Dictionary(declared.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first }),
+            dynamic: dynamic)
+        let (result, orphans) = try directory.children.withLock { current throws(Errno) -> (R, [Vnode]) in
+            // Another thread may have built them meanwhile: keep its vnodes, drop ours.
+            let orphans = current == nil ? [] : declared
+            if current == nil { current = children }
+            return (try body(&current!), orphans)
+        }
+        if !orphans.isEmpty { inodes.withLock { table in for v in orphans { table[v.ino] = nil } } }
+        return result
     }
 
     /// The live child `name` of `directory`, creating the vnode of a dynamic entry on first lookup.

@@ -114,24 +114,24 @@ public final class InProcessDriver: Sendable {
     private func perform<Value: Sendable>(
         _ dispatch: @escaping @Sendable (@escaping @Sendable (Result<Value, Errno>) -> Void) -> Dispatched
     ) async -> Result<Value, Errno> {
-        let pending = Mutex<PendingRequest?>(nil)
-        let interruptedEarly = Mutex(false)
+        // The request once the dispatcher parked it, and whether the awaiting task was cancelled.
+        let state = Mutex<(request: PendingRequest?, cancelled: Bool)>((nil, false))
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, Errno>, Never>) in
                 let outcome = dispatch { continuation.resume(returning: $0) }
                 if case .pending(let request) = outcome {
-                    let interruptNow = interruptedEarly.withLock { early in
-                        pending.withLock { $0 = request }
-                        return early
+                    let cancelled = state.withLock { state in
+                        state.request = request
+                        return state.cancelled
                     }
-                    if interruptNow { request.interrupt() }
+                    if cancelled { request.interrupt() }
                     request.armed()
                 }
             }
         } onCancel: {
-            let request = interruptedEarly.withLock { early in
-                early = true
-                return pending.withLock { $0 }
+            let request = state.withLock { state in
+                state.cancelled = true
+                return state.request
             }
             request?.interrupt()
         }
