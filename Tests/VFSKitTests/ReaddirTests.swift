@@ -189,4 +189,35 @@ struct ReaddirTests {
         #expect(try await driver.readText("/d/9999/n") == "9999\n")
         #expect(try await driver.readText("/d/0/n") == "0\n")
     }
+
+    /// The listing's names are kept beside the entries: after any mix of inserts, replacing
+    /// inserts, removals and `removeAll`, `ls` shows exactly the live keys in order.
+    @Test func listingFollowsEveryChange() throws {
+        var generator = SystemRandomNumberGenerator()
+        let directory = try driver.stat("/d")
+        var reference: [Int] = []
+        for step in 0..<2_000 {
+            let key = Int.random(in: 0..<60, using: &generator)
+            switch Int.random(in: 0..<10, using: &generator) {
+            case 0..<5:
+                entries.insert(step, for: key)
+                reference.removeAll { $0 == key }
+                reference.append(key)
+            case 5..<9:
+                entries.remove(key)
+                reference.removeAll { $0 == key }
+            default:
+                if step % 7 == 0 {
+                    entries.removeAll()
+                    reference.removeAll()
+                }
+            }
+            if step % 50 == 0 || step == 1_999 {
+                let listed = try listing(directory.ino, limit: Int.random(in: 1...8, using: &generator))
+                #expect(listed.dropFirst(5).map(\.name) == reference.map(String.init), "step \(step)")
+                #expect(entries.keys == reference)
+            }
+        }
+    }
+
 }

@@ -59,8 +59,8 @@ protocol DynamicSource: Sendable {
     var placeholder: String { get }
     /// The live entry called `name`, in O(1).
     func resolve(_ name: String) -> ResolvedEntry?
-    /// Live entries whose serial is greater than `serial`, in order.
-    func list(after serial: UInt64, limit: Int) -> [(name: String, serial: UInt64)]
+    /// Up to `limit` listable live entries whose serial is greater than `serial`, in order.
+    func list(after serial: UInt64, limit: Int) -> DynamicListing
     /// The content declared for an example entry, for the spec table and validation.
     func exampleContent() -> [Node]
 }
@@ -90,8 +90,8 @@ struct DynamicEntriesSource<Key: PathKey, Value: Sendable>: DynamicSource {
         return ResolvedEntry(token: entry.token, serial: entry.serial) { content(handle) }
     }
 
-    func list(after serial: UInt64, limit: Int) -> [(name: String, serial: UInt64)] {
-        entries.entries(after: serial, limit: limit).map { ($0.key.pathName, $0.entry.serial) }
+    func list(after serial: UInt64, limit: Int) -> DynamicListing {
+        entries.listing(after: serial, limit: limit)
     }
 
     func exampleContent() -> [Node] {

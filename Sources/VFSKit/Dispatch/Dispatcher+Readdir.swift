@@ -28,14 +28,18 @@ extension Dispatcher {
         var after = UInt64(max(0, position - dynamicBase))
         while entries.count < limit {
             let batch = dynamic.list(after: after, limit: limit - entries.count)
-            guard let last = batch.last else { break }
-            // Keys that are no file name, or that a declared sibling shadows, cannot be looked up: not listed.
-            for (name, serial) in batch where TreeValidator.isValidName(name) && declaredByName[name] == nil {
-                let ino = cached[name]?.ino ?? (1 << 62 | serial)
+            for (name, serial) in batch.entries {
+                // A name a declared sibling shadows cannot be looked up: not listed.
+                if !declaredByName.isEmpty, declaredByName[name] != nil { continue }
+                let ino = cached.isEmpty ? Self.standInIno(serial) : cached[name]?.ino ?? Self.standInIno(serial)
                 entries.append(DirectoryEntry(name: name, ino: ino, isDirectory: true, cookie: dynamicBase + Int64(serial)))
             }
-            after = last.serial
+            guard let next = batch.resumeAfter else { break }
+            after = next
         }
         return entries
     }
+
+    /// The inode number listed for a dynamic entry not looked up yet (lookup assigns its own).
+    private static func standInIno(_ serial: UInt64) -> UInt64 { 1 << 62 | serial }
 }

@@ -16,7 +16,16 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
 
     private struct State {
         var entries: OrderedDictionary<Key, Entry> = [:]
+        /// Names and serials in the same order as `entries`, rendered once at insertion:
+        /// `ls` walks this concrete array (no key rendering, no generic copies).
+        var listing: ContiguousArray<ListedEntry> = []
         var nextSerial: UInt64 = 1
+
+        mutating func remove(_ key: Key) -> Entry? {
+            guard let index = entries.index(forKey: key) else { return nil }
+            listing.remove(at: index)
+            return entries.remove(at: index).value
+        }
     }
 
     private let state = Mutex(State())
@@ -25,11 +34,14 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
 
     /// Adds an entry at the end (replacing, and so invalidating, an entry of the same key).
     public func insert(_ value: Value, for key: Key) {
+        let name = key.pathName
+        let listed = TreeValidator.isValidName(name) ? name : nil
         let replaced = state.withLock { state -> Entry? in
             let entry = Entry(value: value, token: EntryToken(parent: nil), serial: state.nextSerial)
             state.nextSerial += 1
-            let old = state.entries.removeValue(forKey: key)
+            let old = state.remove(key)
             state.entries[key] = entry
+            state.listing.append(ListedEntry(name: listed, serial: entry.serial))
             return old
         }
         replaced?.token.kill()
@@ -38,7 +50,7 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
     /// Removes an entry; handles opened under it answer `ESTALE` from now on.
     @discardableResult
     public func remove(_ key: Key) -> Value? {
-        let removed = state.withLock { $0.entries.removeValue(forKey: key) }
+        let removed = state.withLock { $0.remove(key) }
         removed?.token.kill()
         return removed?.value
     }
@@ -46,7 +58,10 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
     /// Removes every entry.
     public func removeAll() {
         let removed = state.withLock { state in
-            defer { state.entries.removeAll() }
+            defer {
+                state.entries.removeAll()
+                state.listing.removeAll()
+            }
             return state.entries.values.elements
         }
         for entry in removed { entry.token.kill() }
@@ -69,18 +84,44 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
         state.withLock { $0.entries[key] }
     }
 
-    /// Up to `limit` entries whose serial is greater than `serial`, in order.
-    func entries(after serial: UInt64, limit: Int) -> [(key: Key, entry: Entry)] {
-        state.withLock { state in
-            let values = state.entries.values
-            var low = 0
-            var high = values.count
-            while low < high {
-                let mid = (low + high) / 2
-                if values[mid].serial <= serial { low = mid + 1 } else { high = mid }
-            }
-            let end = low + min(max(0, limit), values.count - low)
-            return (low..<end).map { (state.entries.keys[$0], values[$0]) }
+    /// Up to `limit` listable entries whose serial is greater than `serial`, in order.
+    func listing(after serial: UInt64, limit: Int) -> DynamicListing {
+        state.withLock { state in state.listing.listing(after: serial, limit: limit) }
+    }
+}
+
+/// One entry of a dynamic directory's listing: its file name (nil when the key renders to
+/// no valid file name: such an entry cannot be looked up, so it is not listed) and serial.
+struct ListedEntry: Sendable {
+    let name: String?
+    let serial: UInt64
+}
+
+/// A stretch of a dynamic directory's listing.
+struct DynamicListing: Sendable {
+    /// File names and serials (the cookies), in order.
+    var entries: [(name: String, serial: UInt64)] = []
+    /// The serial to continue after; nil once the end was reached.
+    var resumeAfter: UInt64?
+}
+
+extension ContiguousArray<ListedEntry> {
+    /// Up to `limit` named entries after `serial` (entries are in increasing serial order).
+    func listing(after serial: UInt64, limit: Int) -> DynamicListing {
+        var low = 0
+        var high = count
+        while low < high {
+            let mid = (low + high) / 2
+            if self[mid].serial <= serial { low = mid + 1 } else { high = mid }
         }
+        var result = DynamicListing()
+        result.entries.reserveCapacity(Swift.min(Swift.max(0, limit), count - low))
+        var index = low
+        while result.entries.count < limit, index < count {
+            if let name = self[index].name { result.entries.append((name, self[index].serial)) }
+            index += 1
+        }
+        result.resumeAfter = index < count ? (index > low ? self[index - 1].serial : serial) : nil
+        return result
     }
 }
