@@ -1,8 +1,10 @@
 // Minimal libfuse3 low-level server: the baseline the VFSKit driver is measured
 // against. Serves /status ("Running\n", size 4096, direct I/O) and, with -n N,
-// a directory /dir of N UUID-named empty files (for readdir benchmarks).
+// a directory /dir of N UUID-named empty files (for readdir benchmarks), and
+// with -w the floor for blocked writers: /wait (a write parks until released)
+// and /exit (a write answers every parked /wait write, then itself).
 //
-//   server [-n N] [-t MAX_THREADS] [-S] MOUNTPOINT
+//   server [-n N] [-w] [-t MAX_THREADS] [-S] MOUNTPOINT
 //
 // Runs in the foreground; SIGINT/SIGTERM unmount. auto_unmount covers a crash,
 // except with -S (used by tests to leave a stale mount behind on purpose).
@@ -10,6 +12,7 @@
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +20,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum { ROOT = 1, STATUS = 2, DIR_INO = 3, FIRST_ENTRY = 100 };
+enum { ROOT = 1, STATUS = 2, DIR_INO = 3, WAIT = 4, EXIT = 5, FIRST_ENTRY = 100 };
 static const char content[] = "Running\n";
 static unsigned long entries = 0;
+static int waiters_mode = 0;
+
+// Parked /wait writes: an array that grows; released all at once by /exit.
+static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
+static fuse_req_t *parked;
+static size_t parked_count, parked_capacity;
 
 static void entry_name(unsigned long i, char out[37]) {
     unsigned long long a = 0x9e3779b97f4a7c15ULL * (i + 1);
@@ -41,6 +50,10 @@ static int fill_attr(fuse_ino_t ino, struct stat *st) {
         st->st_mode = S_IFREG | 0444;
         st->st_nlink = 1;
         st->st_size = 4096;
+    } else if ((ino == WAIT || ino == EXIT) && waiters_mode) {
+        st->st_mode = S_IFREG | 0666;
+        st->st_nlink = 1;
+        st->st_size = 4096; // >= offset + length: the kernel allows parallel writes
     } else if (ino >= FIRST_ENTRY && ino < FIRST_ENTRY + entries) {
         st->st_mode = S_IFREG | 0444;
         st->st_nlink = 1;
@@ -56,6 +69,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
     fuse_ino_t ino = 0;
     if (parent == ROOT && strcmp(name, "status") == 0) ino = STATUS;
     else if (parent == ROOT && entries > 0 && strcmp(name, "dir") == 0) ino = DIR_INO;
+    else if (parent == ROOT && waiters_mode && strcmp(name, "wait") == 0) ino = WAIT;
+    else if (parent == ROOT && waiters_mode && strcmp(name, "exit") == 0) ino = EXIT;
     else if (parent == DIR_INO) {
         char n[37];
         for (unsigned long i = 0; i < entries; i++) {
@@ -77,6 +92,15 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    if (ino == WAIT || ino == EXIT) {
+        // libfuse 3.14.0 has no fuse_file_info bit for parallel direct writes: reply by hand.
+        struct fuse_open_out out;
+        memset(&out, 0, sizeof(out));
+        out.open_flags = FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES;
+        struct iovec iov = { .iov_base = &out, .iov_len = sizeof(out) };
+        fuse_reply_iov(req, &iov, 1);
+        return;
+    }
     if (ino != STATUS && ino < FIRST_ENTRY) { fuse_reply_err(req, EISDIR); return; }
     if ((fi->flags & O_ACCMODE) != O_RDONLY) { fuse_reply_err(req, EACCES); return; }
     fi->direct_io = 1;
@@ -92,6 +116,31 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     fuse_reply_buf(req, content + off, n);
 }
 
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi) {
+    (void)buf; (void)off; (void)fi;
+    if (ino == WAIT) {
+        pthread_mutex_lock(&parked_lock);
+        if (parked_count == parked_capacity) {
+            parked_capacity = parked_capacity ? 2 * parked_capacity : 1024;
+            parked = realloc(parked, parked_capacity * sizeof(*parked));
+        }
+        parked[parked_count++] = req;
+        pthread_mutex_unlock(&parked_lock);
+        return;
+    }
+    if (ino != EXIT) { fuse_reply_err(req, EBADF); return; }
+    pthread_mutex_lock(&parked_lock);
+    fuse_req_t *released = parked;
+    size_t count = parked_count;
+    parked = NULL;
+    parked_count = parked_capacity = 0;
+    pthread_mutex_unlock(&parked_lock);
+    for (size_t i = 0; i < count; i++) fuse_reply_write(released[i], 1);
+    free(released);
+    fuse_reply_write(req, size);
+}
+
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi) {
     (void)fi;
@@ -101,14 +150,18 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     size_t used = 0;
     struct stat st;
     memset(&st, 0, sizeof(st));
-    unsigned long total = 2 + (ino == ROOT ? 1 + (entries > 0) : entries);
+    unsigned long total = 2 + (ino == ROOT ? 1ul + (entries > 0) + 2ul * waiters_mode : entries);
     for (unsigned long i = off; i < total; i++) {
         char n[37];
         const char *name;
         if (i == 0) { name = "."; st.st_ino = ino; st.st_mode = S_IFDIR; }
         else if (i == 1) { name = ".."; st.st_ino = ROOT; st.st_mode = S_IFDIR; }
         else if (ino == ROOT && i == 2) { name = "status"; st.st_ino = STATUS; st.st_mode = S_IFREG; }
-        else if (ino == ROOT) { name = "dir"; st.st_ino = DIR_INO; st.st_mode = S_IFDIR; }
+        else if (ino == ROOT && i == 3 && entries > 0) { name = "dir"; st.st_ino = DIR_INO; st.st_mode = S_IFDIR; }
+        else if (ino == ROOT) {
+            int wait = i == total - 2;
+            name = wait ? "wait" : "exit"; st.st_ino = wait ? WAIT : EXIT; st.st_mode = S_IFREG;
+        }
         else { entry_name(i - 2, n); name = n; st.st_ino = FIRST_ENTRY + i - 2; st.st_mode = S_IFREG; }
         size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
         if (need > size - used) break;
@@ -132,6 +185,7 @@ static const struct fuse_lowlevel_ops ops = {
     .getattr = op_getattr,
     .open = op_open,
     .read = op_read,
+    .write = op_write,
     .opendir = NULL,
     .readdir = op_readdir,
     .statfs = op_statfs,
@@ -141,13 +195,14 @@ int main(int argc, char **argv) {
     unsigned int max_threads = 10;
     int auto_unmount = 1;
     int c;
-    while ((c = getopt(argc, argv, "n:t:S")) != -1) {
+    while ((c = getopt(argc, argv, "n:wt:S")) != -1) {
         if (c == 'n') entries = strtoul(optarg, NULL, 10);
+        else if (c == 'w') waiters_mode = 1;
         else if (c == 't') max_threads = (unsigned)strtoul(optarg, NULL, 10);
         else if (c == 'S') auto_unmount = 0;
-        else { fprintf(stderr, "usage: %s [-n N] [-t THREADS] [-S] MOUNTPOINT\n", argv[0]); return 2; }
+        else { fprintf(stderr, "usage: %s [-n N] [-w] [-t THREADS] [-S] MOUNTPOINT\n", argv[0]); return 2; }
     }
-    if (optind != argc - 1) { fprintf(stderr, "usage: %s [-n N] [-t THREADS] [-S] MOUNTPOINT\n", argv[0]); return 2; }
+    if (optind != argc - 1) { fprintf(stderr, "usage: %s [-n N] [-w] [-t THREADS] [-S] MOUNTPOINT\n", argv[0]); return 2; }
     const char *mountpoint = argv[optind];
 
     char *options = auto_unmount
