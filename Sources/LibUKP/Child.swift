@@ -18,8 +18,11 @@ public final class Child: Sendable {
     public let snapshot: UUID
     /// When the child was created, in Unix seconds.
     public let creationTime: Int64
-    /// Fires on every change of `status` or `exitCode`; `status` and `wait` pollers watch it.
+    /// Fires on every change of `status` or `exitCode`; `status` pollers watch it.
     public let statusChanged = ChangeSignal()
+    /// Fires when the child stops, when its exit code arrives, and when waits are closed
+    /// (engine shutdown): blocked `wait` writers and `wait` pollers watch it.
+    public let waitChanged = ChangeSignal()
 
     private typealias Waiter = CheckedContinuation<Result<Void, Errno>, Never>
 
@@ -77,8 +80,21 @@ public final class Child: Sendable {
         try result.get()
     }
 
-    /// How many tasks are blocked in `waitUntilStopped()`.
-    var waiterCount: Int { state.withLock { $0.waiters.count } }
+    /// True once the child has stopped, so a wait is over; throws the error waits fail
+    /// with once the engine shut down or became a child.
+    public var waitIsOver: Bool {
+        get throws(Errno) {
+            try state.withLock { state throws(Errno) -> Bool in
+                if state.status == .stopped { return true }
+                if let error = state.closedWith { throw error }
+                return false
+            }
+        }
+    }
+
+    /// How many callers are blocked: tasks in `waitUntilStopped()` plus whatever watches
+    /// `waitChanged` (`wait` writes parked by the tree, and `wait` pollers).
+    var waiterCount: Int { state.withLock { $0.waiters.count } + waitChanged.observerCount }
 
     /// Applies a platform event; returns true when it made the child stop.
     ///
@@ -106,7 +122,10 @@ public final class Child: Sendable {
         if let released {
             for waiter in released { waiter.resume(returning: .success(())) }
         }
-        if changed { statusChanged.signal() }
+        if changed {
+            statusChanged.signal()
+            waitChanged.signal()
+        }
         return released != nil
     }
 
@@ -118,5 +137,6 @@ public final class Child: Sendable {
             return Array(state.waiters.values)
         }
         for waiter in released { waiter.resume(returning: .failure(error)) }
+        waitChanged.signal()
     }
 }

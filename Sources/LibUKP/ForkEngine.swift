@@ -215,9 +215,9 @@ public actor ForkEngine: PlatformEvents {
         generation &+= 1
         for id in queue.becameChild() { perform(.fail(id, .ioError)) }
         _ = early.withLock { $0.forkFinished(child: nil) }
-        let parents = children.values
+        // Blocked waits answer EIO before their entries go (which would answer ESTALE).
+        for child in children.values { child.close(with: .ioError) }
         children.removeAll()
-        for child in parents { child.close(with: .ioError) }
         results.withLock { $0.becameChild() }
     }
 

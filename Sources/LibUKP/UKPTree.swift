@@ -40,12 +40,12 @@ extension ForkEngine {
                             }
                             return code
                         }
-                        .write(Ignored.self, "blocks until the child stopped") { _, _ in
-                            try await child.value.waitUntilStopped()
-                        }
+                        .write(Ignored.self, "blocks until the child stopped",
+                               until: { _, _ in try child.value.waitIsOver },
+                               signalledBy: { _ in try child.value.waitChanged })
                         .poll("POLLIN once the exit code is available",
                               .readable(when: { _ in try child.value.exitCode != nil },
-                                        signalledBy: { _ in try child.value.statusChanged }))
+                                        signalledBy: { _ in try child.value.waitChanged }))
                 }
             }
         }

@@ -201,13 +201,13 @@ struct PendingRequestTests {
         #expect(delivered.value == 1)
     }
 
-    @Test func interruptBeforeAttachCancelsTheTask() async {
+    @Test func interruptBeforeTheHookCancelsTheTask() async {
         let request = PendingRequest()
         request.interrupt()
         let task = Task<Void, Never> {
             try? await Task.sleep(for: .seconds(60))
         }
-        request.attach(task)
+        request.onInterrupt { task.cancel() }
         #expect(task.isCancelled)
         await task.value
     }

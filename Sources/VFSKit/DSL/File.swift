@@ -63,11 +63,42 @@ public struct File: NodeConvertible {
         _ handler: @escaping @Sendable (RequestContext, Value) async throws -> Void
     ) -> File {
         var file = self
-        file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName) {
+        file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName, action: .run {
             context, bytes throws(Errno) in
             let value = try Value(fileBytes: bytes)
             do { try await handler(context, value) } catch { throw Errno(handlerError: error) }
-        }
+        })
+        return file
+    }
+
+    /// Writing parses the bytes as `Value` (`EINVAL` if they do not parse), then blocks until
+    /// `condition` holds, re-evaluated each time `signal` fires; a condition that throws fails
+    /// the write with its error. An interrupt answers `EINTR`, removing the entry `ESTALE`.
+    ///
+    /// No task waits: the request is parked, and every writer whose condition now holds is
+    /// answered on the thread that fires the signal. Prefer it to an awaiting handler for
+    /// "wait until" files that many callers block on.
+    ///
+    /// ```swift
+    /// File("wait", permissions: 0o666, "Wait for the job to finish")
+    ///     .write(Ignored.self, "blocks until the job finished",
+    ///            until: { _, _ in try job.value.isFinished }, signalledBy: { _ in try job.value.changed })
+    /// ```
+    public func write<Value: FileValue>(
+        _ type: Value.Type = Value.self, _ help: String,
+        until condition: @escaping @Sendable (RequestContext, Value) throws -> Bool,
+        signalledBy signal: @escaping @Sendable (RequestContext) throws -> ChangeSignal
+    ) -> File {
+        var file = self
+        file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName, action: .block {
+            context, bytes throws(Errno) in
+            let value = try Value(fileBytes: bytes)
+            let changes: ChangeSignal
+            do { changes = try signal(context) } catch { throw Errno(handlerError: error) }
+            return WriteCondition(signal: changes) { () throws(Errno) in
+                do { return try condition(context, value) } catch { throw Errno(handlerError: error) }
+            }
+        })
         return file
     }
 
@@ -97,10 +128,16 @@ struct FileBehavior: Sendable {
     }
 
     struct Writer: Sendable {
+        enum Action: Sendable {
+            /// Parses the written bytes and runs the handler.
+            case run(@Sendable (RequestContext, [UInt8]) async throws(Errno) -> Void)
+            /// Parses the written bytes; the write completes once the condition holds.
+            case block(@Sendable (RequestContext, [UInt8]) throws(Errno) -> WriteCondition)
+        }
+
         let help: String
         let typeName: String
-        /// Parses the written bytes and runs the handler.
-        let apply: @Sendable (RequestContext, [UInt8]) async throws(Errno) -> Void
+        let action: Action
     }
 
     struct Poll: Sendable {
@@ -116,4 +153,10 @@ struct FileBehavior: Sendable {
     var defaultPermissions: UInt16 {
         (reader != nil ? 0o444 : 0) | (writer != nil ? 0o222 : 0)
     }
+}
+
+/// What a blocked write waits for: `holds` is re-evaluated each time `signal` fires.
+struct WriteCondition: Sendable {
+    let signal: ChangeSignal
+    let holds: @Sendable () throws(Errno) -> Bool
 }

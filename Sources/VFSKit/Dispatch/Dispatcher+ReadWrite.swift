@@ -27,6 +27,9 @@ extension Dispatcher {
         reply: @escaping @Sendable (Result<Int, Errno>) -> Void
     ) -> Dispatched {
         let context = RequestContext(caller: caller, file: file)
+        if case .block(let parse)? = file.behavior.writer?.action {
+            return writeWhen(context, bytes: bytes, parse: parse, reply: reply)
+        }
         return run(reply: reply) { () async throws(Errno) -> Int in
             try await self.performWrite(context, bytes: bytes)
         }
@@ -86,13 +89,18 @@ extension Dispatcher {
     }
 
     private func performWrite(_ context: RequestContext, bytes: [UInt8]) async throws(Errno) -> Int {
+        guard try checkWrite(context, bytes: bytes), case .run(let apply)? = context.file.behavior.writer?.action else { return 0 }
+        try await apply(context, bytes)
+        return bytes.count
+    }
+
+    /// The checks every write passes first; false for an empty write (a no-op).
+    func checkWrite(_ context: RequestContext, bytes: [UInt8]) throws(Errno) -> Bool {
         let file = context.file
         guard file.vnode.isLive else { throw .staleNFSFileHandle }
-        guard let writer = file.behavior.writer, file.isWritable else { throw .badFileDescriptor }
+        guard file.behavior.writer != nil, file.isWritable else { throw .badFileDescriptor }
         guard bytes.count <= file.behavior.writeLimit else { throw .invalidArgument }
-        guard !bytes.isEmpty else { return 0 }
-        try await writer.apply(context, bytes)
-        return bytes.count
+        return !bytes.isEmpty
     }
 
     /// Runs `operation` in `Task.immediate`; replies inline when it does not suspend.
@@ -112,7 +120,7 @@ extension Dispatcher {
             }
             request.complete { reply(result) }
         }
-        request.attach(task)
+        request.onInterrupt { task.cancel() }
         return request.finishStarting()
     }
 }

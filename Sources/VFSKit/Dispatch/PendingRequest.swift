@@ -9,8 +9,9 @@ public enum Dispatched: Sendable {
     case pending(PendingRequest)
 }
 
-/// A request whose handler is still running: the link between the kernel's interrupt,
-/// the handler's task, and the moment the driver may receive the reply.
+/// A request whose handler is still running (or that waits, parked, for a condition): the
+/// link between the kernel's interrupt, what it cancels, and the moment the driver may
+/// receive the reply.
 public final class PendingRequest: Sendable {
     private enum Phase {
         case starting, awaitingDriver, armed, finished
@@ -19,7 +20,8 @@ public final class PendingRequest: Sendable {
     private struct State {
         var phase = Phase.starting
         var heldReply: (@Sendable () -> Void)?
-        var task: Task<Void, Never>?
+        /// Cancels the handler's task, or answers a parked request `EINTR`.
+        var cancel: (@Sendable () -> Void)?
         var interrupted = false
     }
 
@@ -31,12 +33,14 @@ public final class PendingRequest: Sendable {
     public var isInterrupted: Bool { state.withLock { $0.interrupted } }
 
     /// The caller was interrupted: cancel the handler, which answers `EINTR`.
+    ///
+    /// Never replies on the calling thread (the FUSE driver calls it with the request locked).
     public func interrupt() {
-        let task = state.withLock { state -> Task<Void, Never>? in
+        let cancel = state.withLock { state -> (@Sendable () -> Void)? in
             state.interrupted = true
-            return state.task
+            return state.cancel
         }
-        task?.cancel()
+        cancel?()
     }
 
     /// The driver is ready for the reply (its interrupt hook is in place).
@@ -45,6 +49,7 @@ public final class PendingRequest: Sendable {
             if let reply = state.heldReply {
                 state.heldReply = nil
                 state.phase = .finished
+                state.cancel = nil
                 return reply
             }
             state.phase = .armed
@@ -53,12 +58,13 @@ public final class PendingRequest: Sendable {
         reply?()
     }
 
-    func attach(_ task: Task<Void, Never>) {
+    /// What `interrupt()` does: cancel a task, or answer a parked request from elsewhere.
+    func onInterrupt(_ cancel: @escaping @Sendable () -> Void) {
         let cancelNow = state.withLock { state -> Bool in
-            state.task = task
+            state.cancel = cancel
             return state.interrupted
         }
-        if cancelNow { task.cancel() }
+        if cancelNow { cancel() }
     }
 
     /// The handler finished: deliver now if the driver is armed, else hold the reply.
@@ -66,7 +72,7 @@ public final class PendingRequest: Sendable {
         let deliverNow = state.withLock { state -> Bool in
             if state.phase == .armed {
                 state.phase = .finished
-                state.task = nil
+                state.cancel = nil
                 return true
             }
             state.heldReply = reply
@@ -81,7 +87,7 @@ public final class PendingRequest: Sendable {
             if let reply = state.heldReply {
                 state.heldReply = nil
                 state.phase = .finished
-                state.task = nil
+                state.cancel = nil
                 return reply
             }
             state.phase = .awaitingDriver

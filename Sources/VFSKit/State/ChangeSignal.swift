@@ -17,6 +17,9 @@ public final class ChangeSignal: Sendable {
     /// How many times the signal has fired.
     public var count: UInt64 { state.withLock { $0.count } }
 
+    /// How many watch it now: registered pollers and writes parked until a condition holds.
+    public var observerCount: Int { state.withLock { $0.observers.count } }
+
     /// Records one change and wakes every observer.
     public func signal() {
         let observers = state.withLock { state -> [@Sendable () -> Void] in

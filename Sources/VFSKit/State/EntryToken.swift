@@ -7,7 +7,12 @@ import Synchronization
 public final class EntryToken: Sendable {
     private let alive = Atomic(true)
     private let parent: EntryToken?
-    private let deathHandlers = Mutex<[@Sendable () -> Void]>([])
+    private struct Handlers {
+        var nextID: UInt64 = 0
+        var byID: [UInt64: @Sendable () -> Void] = [:]
+    }
+
+    private let deathHandlers = Mutex(Handlers())
 
     init(parent: EntryToken?) { self.parent = parent }
 
@@ -19,19 +24,28 @@ public final class EntryToken: Sendable {
     func kill() {
         guard alive.exchange(false, ordering: .acquiringAndReleasing) else { return }
         let handlers = deathHandlers.withLock { handlers in
-            defer { handlers = [] }
-            return handlers
+            defer { handlers.byID = [:] }
+            return Array(handlers.byID.values)
         }
         for handler in handlers { handler() }
     }
 
-    /// Runs `handler` once when the entry dies (at once if it already has).
-    func onDeath(_ handler: @escaping @Sendable () -> Void) {
-        let runNow = deathHandlers.withLock { handlers -> Bool in
-            if !alive.load(ordering: .acquiring) { return true }
-            handlers.append(handler)
-            return false
+    /// Runs `handler` once when the entry dies (at once if it already has). The result
+    /// cancels it with `removeDeathHandler`; nil when it already ran.
+    @discardableResult
+    func onDeath(_ handler: @escaping @Sendable () -> Void) -> UInt64? {
+        let id = deathHandlers.withLock { handlers -> UInt64? in
+            if !alive.load(ordering: .acquiring) { return nil }
+            defer { handlers.nextID += 1 }
+            handlers.byID[handlers.nextID] = handler
+            return handlers.nextID
         }
-        if runNow { handler() }
+        if id == nil { handler() }
+        return id
+    }
+
+    /// Forgets a handler registered with `onDeath` (for waits that ended first).
+    func removeDeathHandler(_ id: UInt64) {
+        _ = deathHandlers.withLock { $0.byID.removeValue(forKey: id) }
     }
 }

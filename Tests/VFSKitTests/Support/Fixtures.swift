@@ -155,3 +155,37 @@ enum Outcome<Value: Equatable & Sendable>: Equatable, Sendable, CustomStringConv
         }
     }
 }
+
+/// Polls `condition` (yielding, then sleeping 1 ms) until it holds; fails the test after `timeout`.
+func until(_ what: String, timeout: Duration = .seconds(60), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    var spins = 0
+    while !condition() {
+        try #require(ContinuousClock.now < deadline, "timed out waiting for \(what)")
+        spins += 1
+        if spins < 100 { await Task.yield() } else { try await Task.sleep(for: .milliseconds(1)) }
+    }
+}
+
+/// The errno a task failed with; nil when it succeeded or failed otherwise.
+func errnoOf<T>(_ task: Task<T, any Error>) async -> Errno? {
+    do {
+        _ = try await task.value
+        return nil
+    } catch {
+        return error as? Errno
+    }
+}
+
+/// Lets other work run for a moment, then tells whether `task` is still unfinished.
+func stillBlocked<T: Sendable>(_ task: Task<T, any Error>) async -> Bool {
+    let finished = Atomic(false)
+    let watcher = Task {
+        _ = try? await task.value
+        finished.store(true, ordering: .releasing)
+    }
+    for _ in 0..<50 { await Task.yield() }
+    try? await Task.sleep(for: .milliseconds(2))
+    watcher.cancel()
+    return !finished.load(ordering: .acquiring)
+}
