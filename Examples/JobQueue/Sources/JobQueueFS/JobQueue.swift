@@ -4,8 +4,9 @@ public import VFSKit
 
 /// A queue of shell commands that run a few at a time: the state behind the tree.
 ///
-/// All state sits in one `QueueMachine` under one lock, with the tasks that run commands
-/// and the callers blocked in `wait`; signals and resumptions happen outside the lock.
+/// All state sits in one `QueueMachine` under one lock, with the tasks that run commands;
+/// signals happen outside the lock. Callers blocked in `wait` are the tree's business:
+/// their writes are parked until the job's `stateChanged` finds it finished.
 public final class JobQueue: Sendable {
     /// One entry per job not yet forgotten: the tree's `jobs/` directory.
     public let jobs = DynamicEntries<JobID, Job>()
@@ -15,15 +16,7 @@ public final class JobQueue: Sendable {
     private struct State {
         var machine: QueueMachine
         var tasks: [JobID: Task<Void, Never>] = [:]
-        var waiters: [JobID: [UInt64: CheckedContinuation<Void, any Error>]] = [:]
-        var nextWaiterID: UInt64 = 0
         var lastSubmission: [UInt32: JobID] = [:]
-
-        /// Removes and answers the callers waiting for `id`, to resume outside the lock.
-        mutating func takeWaiters(_ id: JobID) -> [CheckedContinuation<Void, any Error>] {
-            guard let waiting = waiters.removeValue(forKey: id) else { return [] }
-            return Array(waiting.values)
-        }
     }
 
     /// - Parameters:
@@ -78,21 +71,14 @@ public final class JobQueue: Sendable {
 
     /// A queued job never runs; a running one is stopped. A finished job is left alone.
     public func cancel(_ id: JobID) throws(Errno) {
-        let (outcome, waiters, task) = try state.withLock {
-            state throws(Errno) -> (QueueMachine.CancelOutcome, [CheckedContinuation<Void, any Error>], Task<Void, Never>?) in
+        let (outcome, task) = try state.withLock {
+            state throws(Errno) -> (QueueMachine.CancelOutcome, Task<Void, Never>?) in
             let outcome = try state.machine.cancel(id)
-            switch outcome {
-            case .none: return (outcome, [], nil)
-            case .dequeued: return (outcome, state.takeWaiters(id), nil)
-            case .terminate: return (outcome, [], state.tasks[id])
-            }
+            return (outcome, outcome == .terminate ? state.tasks[id] : nil)
         }
         // Cancellation handlers run inline: outside the lock, so a runner may call back.
         task?.cancel()
-        if outcome == .dequeued {
-            for waiter in waiters { waiter.resume() }
-            jobs[id]?.stateChanged.signal()
-        }
+        if outcome == .dequeued { jobs[id]?.stateChanged.signal() }
     }
 
     /// Sets how many jobs run at once (1 to 64, else `EINVAL`); raising it starts queued jobs.
@@ -110,39 +96,13 @@ public final class JobQueue: Sendable {
         jobs.remove(id)
     }
 
-    /// Suspends until the job finished; throws `CancellationError` if the task is cancelled first.
-    public func waitUntilFinished(_ job: Job) async throws {
-        let waiterID = state.withLock { state in
-            defer { state.nextWaiterID += 1 }
-            return state.nextWaiterID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let answer = state.withLock { state -> Result<Void, any Error>? in
-                    guard let record = state.machine.record(job.id) else { return .failure(Errno.staleNFSFileHandle) }
-                    if record.state.isFinished { return .success(()) }
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    state.waiters[job.id, default: [:]][waiterID] = continuation
-                    return nil
-                }
-                if let answer { continuation.resume(with: answer) }
-            }
-        } onCancel: {
-            let waiter = state.withLock { $0.waiters[job.id]?.removeValue(forKey: waiterID) }
-            waiter?.resume(throwing: CancellationError())
-        }
-    }
-
     /// Cancels every queued job, stops every running one, and returns once their commands
     /// ended. Nothing is accepted or started afterwards.
     public func shutdown() async {
-        let (cancelled, tasks, waiters) = state.withLock { state in
+        let (cancelled, tasks) = state.withLock { state in
             let (cancelled, terminate) = state.machine.shutdown()
-            let tasks = terminate.compactMap { state.tasks[$0] }
-            let waiters = cancelled.flatMap { state.takeWaiters($0) }
-            return (cancelled, tasks, waiters)
+            return (cancelled, terminate.compactMap { state.tasks[$0] })
         }
-        for waiter in waiters { waiter.resume() }
         for id in cancelled { jobs[id]?.stateChanged.signal() }
         for task in tasks {
             task.cancel()
@@ -165,13 +125,11 @@ public final class JobQueue: Sendable {
     }
 
     private func exited(_ job: Job, code: Int32) {
-        let (started, waiters) = state.withLock { state in
+        let started = state.withLock { state in
             let start = state.machine.exited(job.id, code: code)
             state.tasks[job.id] = nil
-            let waiters = state.takeWaiters(job.id)
-            return (launch(start, in: &state), waiters)
+            return launch(start, in: &state)
         }
-        for waiter in waiters { waiter.resume() }
         signalStateChanged([job] + started)
     }
 

@@ -37,9 +37,9 @@ extension JobQueue {
                             }
                             return try self.exitCode(of: job)
                         }
-                        .write(Ignored.self, "blocks until the job finished") { _, _ in
-                            try await self.waitUntilFinished(job.value)
-                        }
+                        .write(Ignored.self, "blocks until the job finished",
+                               until: { _, _ in try self.state(of: job.value).isFinished },
+                               signalledBy: { _ in try job.value.stateChanged })
                         .poll("POLLIN once finished",
                               .readable(when: { _ in try self.state(of: job.value).isFinished },
                                         signalledBy: { _ in try job.value.stateChanged }))
