@@ -220,4 +220,24 @@ struct ReaddirTests {
         }
     }
 
+
+    /// Removals leave holes that are swept out in bulk: a listing resumed across a sweep
+    /// neither skips nor repeats a survivor.
+    @Test func aListingResumesAcrossTheSweepOfRemovedEntries() throws {
+        for n in 0..<1_000 { entries.insert(n, for: n) }
+        let directory = try driver.stat("/d")
+        let first = try driver.dispatcher.readdir(directory.ino, after: 0, limit: 105)
+        #expect(first.last?.name == "99")
+        for n in 0..<1_000 where n % 10 != 0 { entries.remove(n) }  // oldest first, as children exit
+        var rest: [String] = []
+        var cookie = first.last!.cookie
+        while case let batch = try driver.dispatcher.readdir(directory.ino, after: cookie, limit: 7), let last = batch.last {
+            rest += batch.map(\.name)
+            cookie = last.cookie
+        }
+        #expect(rest == stride(from: 100, to: 1_000, by: 10).map(String.init))
+        #expect(entries.keys == Array(stride(from: 0, to: 1_000, by: 10)))
+        #expect(entries.count == 100)
+    }
+
 }

@@ -8,7 +8,7 @@ extension Dispatcher {
         let directory = try vnode(ino)
         guard cookie >= 0 else { throw .invalidArgument }
         let (declared, declaredByName, dynamic, cached) = try withChildren(of: directory) { children throws(Errno) in
-            (children.declared, children.declaredByName, children.dynamic, children.dynamicByName)
+            (children.declared, children.declaredByName, children.dynamic, children.dynamicInoBySerial)
         }
         var entries: [DirectoryEntry] = []
         entries.reserveCapacity(min(limit, 1024))
@@ -31,7 +31,7 @@ extension Dispatcher {
             for (name, serial) in batch.entries {
                 // A name a declared sibling shadows cannot be looked up: not listed.
                 if !declaredByName.isEmpty, declaredByName[name] != nil { continue }
-                let ino = cached.isEmpty ? Self.standInIno(serial) : cached[name]?.ino ?? Self.standInIno(serial)
+                let ino = cached.isEmpty ? Self.standInIno(serial) : cached[serial] ?? Self.standInIno(serial)
                 entries.append(DirectoryEntry(name: name, ino: ino, isDirectory: true, cookie: dynamicBase + Int64(serial)))
             }
             guard let next = batch.resumeAfter else { break }

@@ -131,6 +131,7 @@ public final class Dispatcher: Sendable {
                 return existing
             }
             children?.dynamicByName[name] = vnode
+            children?.dynamicInoBySerial[entry.serial] = vnode.ino
             return vnode
         }
         if winner !== vnode {
@@ -139,7 +140,7 @@ public final class Dispatcher: Sendable {
         }
         token.onDeath { [weak self, weak directory] in
             guard let self, let directory else { return }
-            self.entryDied(vnode, name: name, in: directory)
+            self.entryDied(vnode, name: name, serial: entry.serial, in: directory)
         }
         return vnode
     }
@@ -154,9 +155,10 @@ public final class Dispatcher: Sendable {
     }
 
     /// Forgets a removed entry's vnodes (their inode numbers then answer `ESTALE`).
-    private func entryDied(_ vnode: Vnode, name: String, in directory: Vnode) {
+    private func entryDied(_ vnode: Vnode, name: String, serial: UInt64, in directory: Vnode) {
         directory.children.withLock { children in
             if children?.dynamicByName[name] === vnode { children?.dynamicByName[name] = nil }
+            if children?.dynamicInoBySerial[serial] == vnode.ino { children?.dynamicInoBySerial[serial] = nil }
         }
         var doomed: [UInt64] = []
         var stack = [vnode]

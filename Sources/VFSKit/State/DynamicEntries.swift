@@ -1,11 +1,11 @@
-import Collections
 import Synchronization
 
 /// The live entries of a dynamic directory, in insertion order, with O(1) lookup by key.
 ///
 /// The application owns it and keeps its records here (one source of truth); a `ForEach`
 /// in the tree lists and resolves it. Removing an entry makes every handle opened under
-/// it answer `ESTALE`.
+/// it answer `ESTALE`. Insertion, lookup and removal are O(1) (amortized): removals leave
+/// holes in the order that are swept out once they make up half of it.
 public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
     struct Entry: Sendable {
         let value: Value
@@ -15,16 +15,42 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
     }
 
     private struct State {
-        var entries: OrderedDictionary<Key, Entry> = [:]
-        /// Names and serials in the same order as `entries`, rendered once at insertion:
-        /// `ls` walks this concrete array (no key rendering, no generic copies).
+        var entries: [Key: Entry] = [:]
+        /// Every insertion in order, holes included; `listing` is its concrete twin, which
+        /// `ls` walks (names rendered at insertion: no key rendering, no generic copies).
+        var order: ContiguousArray<Key?> = []
         var listing: ContiguousArray<ListedEntry> = []
+        var holes = 0
         var nextSerial: UInt64 = 1
 
+        mutating func insert(_ entry: Entry, for key: Key, name: String?) -> Entry? {
+            let old = remove(key)
+            entries[key] = entry
+            order.append(key)
+            listing.append(ListedEntry(name: name, serial: entry.serial))
+            return old
+        }
+
         mutating func remove(_ key: Key) -> Entry? {
-            guard let index = entries.index(forKey: key) else { return nil }
-            listing.remove(at: index)
-            return entries.remove(at: index).value
+            guard let entry = entries.removeValue(forKey: key) else { return nil }
+            let index = listing.position(of: entry.serial)
+            order[index] = nil
+            listing[index] = ListedEntry(name: nil, serial: entry.serial, isHole: true)
+            holes += 1
+            if holes > 64, holes * 2 > order.count { sweep() }
+            return entry
+        }
+
+        /// Drops the holes (O(n), once per n/2 removals).
+        mutating func sweep() {
+            order.removeAll { $0 == nil }
+            listing.removeAll { $0.isHole }
+            holes = 0
+        }
+
+        mutating func removeAll() -> [Entry] {
+            defer { self = State(nextSerial: nextSerial) }
+            return order.compactMap { $0.flatMap { entries[$0] } }
         }
     }
 
@@ -39,10 +65,7 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
         let replaced = state.withLock { state -> Entry? in
             let entry = Entry(value: value, token: EntryToken(parent: nil), serial: state.nextSerial)
             state.nextSerial += 1
-            let old = state.remove(key)
-            state.entries[key] = entry
-            state.listing.append(ListedEntry(name: listed, serial: entry.serial))
-            return old
+            return state.insert(entry, for: key, name: listed)
         }
         replaced?.token.kill()
     }
@@ -57,13 +80,7 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
 
     /// Removes every entry.
     public func removeAll() {
-        let removed = state.withLock { state in
-            defer {
-                state.entries.removeAll()
-                state.listing.removeAll()
-            }
-            return state.entries.values.elements
-        }
+        let removed = state.withLock { $0.removeAll() }
         for entry in removed { entry.token.kill() }
     }
 
@@ -73,10 +90,12 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
     }
 
     /// The live keys in insertion order.
-    public var keys: [Key] { state.withLock { Array($0.entries.keys) } }
+    public var keys: [Key] { state.withLock { $0.order.compactMap { $0 } } }
 
     /// The live values in insertion order.
-    public var values: [Value] { state.withLock { $0.entries.values.map(\.value) } }
+    public var values: [Value] {
+        state.withLock { state in state.order.compactMap { $0.flatMap { state.entries[$0]?.value } } }
+    }
 
     public var count: Int { state.withLock { $0.entries.count } }
 
@@ -90,11 +109,13 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
     }
 }
 
-/// One entry of a dynamic directory's listing: its file name (nil when the key renders to
-/// no valid file name: such an entry cannot be looked up, so it is not listed) and serial.
+/// One insertion in a dynamic directory's order: its file name (nil when the key renders
+/// to no valid file name: such an entry cannot be looked up, so it is not listed, or when
+/// it was removed: a hole) and serial.
 struct ListedEntry: Sendable {
     let name: String?
     let serial: UInt64
+    var isHole = false
 }
 
 /// A stretch of a dynamic directory's listing.
@@ -106,22 +127,29 @@ struct DynamicListing: Sendable {
 }
 
 extension ContiguousArray<ListedEntry> {
-    /// Up to `limit` named entries after `serial` (entries are in increasing serial order).
-    func listing(after serial: UInt64, limit: Int) -> DynamicListing {
+    /// The index of the first entry whose serial is at least `serial` (entries are in
+    /// increasing serial order).
+    func position(of serial: UInt64) -> Int {
         var low = 0
         var high = count
         while low < high {
             let mid = (low + high) / 2
-            if self[mid].serial <= serial { low = mid + 1 } else { high = mid }
+            if self[mid].serial < serial { low = mid + 1 } else { high = mid }
         }
+        return low
+    }
+
+    /// Up to `limit` named entries after `serial`.
+    func listing(after serial: UInt64, limit: Int) -> DynamicListing {
+        let start = position(of: serial &+ 1)
         var result = DynamicListing()
-        result.entries.reserveCapacity(Swift.min(Swift.max(0, limit), count - low))
-        var index = low
+        result.entries.reserveCapacity(Swift.min(Swift.max(0, limit), count - start))
+        var index = start
         while result.entries.count < limit, index < count {
             if let name = self[index].name { result.entries.append((name, self[index].serial)) }
             index += 1
         }
-        result.resumeAfter = index < count ? (index > low ? self[index - 1].serial : serial) : nil
+        result.resumeAfter = index < count ? (index > start ? self[index - 1].serial : serial) : nil
         return result
     }
 }

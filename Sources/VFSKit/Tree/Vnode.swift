@@ -48,4 +48,6 @@ struct DirectoryChildren {
     var dynamic: (any DynamicSource)?
     /// Dynamic entries looked up so far, by name; removed when the entry dies.
     var dynamicByName: [String: Vnode] = [:]
+    /// Their inode numbers by entry serial, for `readdir` (a cheap key, no retains).
+    var dynamicInoBySerial: [UInt64: UInt64] = [:]
 }
