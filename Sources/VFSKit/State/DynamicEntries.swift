@@ -16,9 +16,8 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
 
     private struct State {
         var entries: [Key: Entry] = [:]
-        /// Every insertion in order, holes included; `listing` is its concrete twin, which
-        /// `ls` walks (names rendered at insertion: no key rendering, no generic copies).
-        var order: ContiguousArray<Key?> = []
+        /// Every insertion in order, holes included: what `ls` walks (names rendered at
+        /// insertion: no key rendering, no generic code).
         var listing: ContiguousArray<ListedEntry> = []
         var holes = 0
         var nextSerial: UInt64 = 1
@@ -26,7 +25,6 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
         mutating func insert(_ entry: Entry, for key: Key, name: String?) -> Entry? {
             let old = remove(key)
             entries[key] = entry
-            order.append(key)
             listing.append(ListedEntry(name: name, serial: entry.serial))
             return old
         }
@@ -34,23 +32,26 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
         mutating func remove(_ key: Key) -> Entry? {
             guard let entry = entries.removeValue(forKey: key) else { return nil }
             let index = listing.position(of: entry.serial)
-            order[index] = nil
             listing[index] = ListedEntry(name: nil, serial: entry.serial, isHole: true)
             holes += 1
-            if holes > 64, holes * 2 > order.count { sweep() }
+            if holes > 64, holes * 2 > listing.count { sweep() }
             return entry
         }
 
         /// Drops the holes (O(n), once per n/2 removals).
         mutating func sweep() {
-            order.removeAll { $0 == nil }
             listing.removeAll { $0.isHole }
             holes = 0
         }
 
         mutating func removeAll() -> [Entry] {
             defer { self = State(nextSerial: nextSerial) }
-            return order.compactMap { $0.flatMap { entries[$0] } }
+            return Array(entries.values)
+        }
+
+        /// Live entries in insertion order (O(n log n): for the rare whole-set views).
+        var inOrder: [(key: Key, entry: Entry)] {
+            entries.sorted { $0.value.serial < $1.value.serial }.map { ($0.key, $0.value) }
         }
     }
 
@@ -90,12 +91,10 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
     }
 
     /// The live keys in insertion order.
-    public var keys: [Key] { state.withLock { $0.order.compactMap { $0 } } }
+    public var keys: [Key] { state.withLock { $0.inOrder.map(\.key) } }
 
     /// The live values in insertion order.
-    public var values: [Value] {
-        state.withLock { state in state.order.compactMap { $0.flatMap { state.entries[$0]?.value } } }
-    }
+    public var values: [Value] { state.withLock { $0.inOrder.map(\.entry.value) } }
 
     public var count: Int { state.withLock { $0.entries.count } }
 

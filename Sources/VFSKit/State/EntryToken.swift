@@ -23,7 +23,8 @@ public final class EntryToken: Sendable {
 
     func kill() {
         guard alive.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        let handlers = deathHandlers.withLock { handlers in
+        let handlers = deathHandlers.withLock { handlers -> [@Sendable () -> Void] in
+            guard !handlers.byID.isEmpty else { return [] }
             defer { handlers.byID = [:] }
             return Array(handlers.byID.values)
         }
