@@ -53,10 +53,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        /// glibc's allocator controls (malloc.h), for giving freed heap back.
+        .target(name: "CHeap"),
         .executableTarget(
             name: "ukp-fuse",
             dependencies: [
-                "VFSKit", "LibUKP",
+                "VFSKit", "LibUKP", "CHeap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -49,7 +49,11 @@ struct Daemon {
 
         let service = FUSEService(servers: servers, platform: platform, primary: settings.mountpoint, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [
+                .init(service: service),
+                .init(service: HeapTrimService(), successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("unmounted; exiting")
     }
