@@ -7,9 +7,8 @@ extension Dispatcher {
     public func readdir(_ ino: UInt64, after cookie: Int64, limit: Int) throws(Errno) -> [DirectoryEntry] {
         let directory = try vnode(ino)
         guard cookie >= 0 else { throw .invalidArgument }
-        let (declared, declaredByName, dynamic, cached) = try withChildren(of: directory) { children throws(Errno) in
-            (children.declared, children.declaredByName, children.dynamic, children.dynamicInoBySerial)
-        }
+        let children = try declaredChildren(of: directory)
+        let (declared, declaredByName, dynamic) = (children.list, children.byName, children.dynamic)
         var entries: [DirectoryEntry] = []
         entries.reserveCapacity(min(limit, 1024))
         let dynamicBase = Int64(declared.count) + 2
@@ -25,6 +24,7 @@ extension Dispatcher {
             position += 1
         }
         guard entries.count < limit, let dynamic else { return entries }
+        let cached = directory.dynamicChildren.withLock { $0.inoBySerial }
         var after = UInt64(max(0, position - dynamicBase))
         while entries.count < limit {
             let batch = dynamic.list(after: after, limit: limit - entries.count)

@@ -22,7 +22,7 @@ public final class Dispatcher: Sendable {
     /// Entry and attribute cache timeout for declared (never changing) nodes.
     public let staticTimeout: Double
 
-    let inodes: Mutex<[UInt64: Vnode]>
+    let inodes = InodeTable()
     private let nextIno = Atomic<UInt64>(Dispatcher.rootID + 1)
     private let nextFileID = Atomic<UInt64>(1)
     /// Boxed: a closure stored directly as a `Mutex`'s value is re-abstracted on each
@@ -42,7 +42,7 @@ public final class Dispatcher: Sendable {
         self.staticTimeout = staticTimeout
         startTime = Int64(time(nil))
         let root = Vnode(ino: Dispatcher.rootID, parentIno: Dispatcher.rootID, node: tree.root, token: nil, created: startTime)
-        inodes = Mutex([Dispatcher.rootID: root])
+        inodes.insert(root)
     }
 
     /// Called (from the thread that removed it) after a dynamic entry disappears, so a
@@ -54,7 +54,7 @@ public final class Dispatcher: Sendable {
     // MARK: - Nodes
 
     func vnode(_ ino: UInt64) throws(Errno) -> Vnode {
-        guard let vnode = inodes.withLock({ $0[ino] }), vnode.isLive else { throw .staleNFSFileHandle }
+        guard let vnode = inodes[ino], vnode.isLive else { throw .staleNFSFileHandle }
         return vnode
     }
 
@@ -70,17 +70,13 @@ public final class Dispatcher: Sendable {
         let vnode = Vnode(
             ino: allocateIno(), parentIno: parent.ino, node: node, token: token,
             created: token == nil ? startTime : Int64(time(nil)))
-        inodes.withLock { $0[vnode.ino] = vnode }
+        inodes.insert(vnode)
         return vnode
     }
 
-    /// The children of a directory vnode, built on first use. One lock on the hot path.
-    func withChildren<R: Sendable>(of directory: Vnode, _ body: (inout DirectoryChildren) throws(Errno) -> R) throws(Errno) -> R {
-        let built = try directory.children.withLock { children throws(Errno) -> R? in
-            guard children != nil else { return nil }
-            return try body(&children!)
-        }
-        if let built { return built }
+    /// The declared children of a directory vnode, built on first use; no lock afterwards.
+    func declaredChildren(of directory: Vnode) throws(Errno) -> DeclaredChildren {
+        if let built = directory.declaredChildren.load() { return built }
         guard case .directory(let content) = directory.node.kind else { throw .notDirectory }
         var declared: [Vnode] = []
         var dynamic: (any DynamicSource)?
@@ -91,29 +87,22 @@ public final class Dispatcher: Sendable {
                 declared.append(makeVnode(parent: directory, node: node, token: directory.token))
             }
         }
-        let children = DirectoryChildren(
-            declared: declared,
-            declaredByName: Dictionary(declared.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first }),
-            dynamic: dynamic)
-        let (result, orphans) = try directory.children.withLock { current throws(Errno) -> (R, [Vnode]) in
-            // Another thread may have built them meanwhile: keep its vnodes, drop ours.
-            let orphans = current == nil ? [] : declared
-            if current == nil { current = children }
-            return (try body(&current!), orphans)
+        let built = DeclaredChildren(list: declared, dynamic: dynamic)
+        let winner = directory.declaredChildren.storeIfNil(built)
+        if winner !== built {
+            // Another thread built them meanwhile: keep its vnodes, drop ours.
+            inodes.remove(declared.map(\.ino))
         }
-        if !orphans.isEmpty { inodes.withLock { table in for v in orphans { table[v.ino] = nil } } }
-        return result
+        return winner
     }
 
     /// The live child `name` of `directory`, creating the vnode of a dynamic entry on first lookup.
     func child(of directory: Vnode, named name: String) throws(Errno) -> Vnode {
-        let found = try withChildren(of: directory) { children throws(Errno) -> (Vnode?, (any DynamicSource)?) in
-            if let declared = children.declaredByName[name] { return (declared, nil) }
-            if let cached = children.dynamicByName[name], cached.isLive { return (cached, nil) }
-            return (nil, children.dynamic)
-        }
-        if let vnode = found.0 { return vnode }
-        guard let source = found.1, TreeValidator.isValidName(name), let entry = source.resolve(name) else {
+        let children = try declaredChildren(of: directory)
+        if let declared = children.byName[name] { return declared }
+        guard let source = children.dynamic else { throw .noSuchFileOrDirectory }
+        if let cached = directory.dynamicChildren.withLock({ $0.byName[name] }), cached.isLive { return cached }
+        guard TreeValidator.isValidName(name), let entry = source.resolve(name) else {
             throw .noSuchFileOrDirectory
         }
         return adopt(entry, named: name, from: source, in: directory)
@@ -125,17 +114,17 @@ public final class Dispatcher: Sendable {
             summary: source.entrySummary, permissions: source.permissions, owner: nil)
         let token = Self.liveness(of: entry.token, under: directory.token)
         let vnode = makeVnode(parent: directory, node: node, token: token)
-        let winner = directory.children.withLock { children -> Vnode in
+        let winner = directory.dynamicChildren.withLock { children -> Vnode in
             // A live vnode under this name stands for the entry now live under it.
-            if let existing = children?.dynamicByName[name], existing.isLive {
+            if let existing = children.byName[name], existing.isLive {
                 return existing
             }
-            children?.dynamicByName[name] = vnode
-            children?.dynamicInoBySerial[entry.serial] = vnode.ino
+            children.byName[name] = vnode
+            children.inoBySerial[entry.serial] = vnode.ino
             return vnode
         }
         if winner !== vnode {
-            inodes.withLock { $0[vnode.ino] = nil }
+            inodes.remove([vnode.ino])
             return winner
         }
         token.onDeath { [weak self, weak directory] in
@@ -156,20 +145,18 @@ public final class Dispatcher: Sendable {
 
     /// Forgets a removed entry's vnodes (their inode numbers then answer `ESTALE`).
     private func entryDied(_ vnode: Vnode, name: String, serial: UInt64, in directory: Vnode) {
-        directory.children.withLock { children in
-            if children?.dynamicByName[name] === vnode { children?.dynamicByName[name] = nil }
-            if children?.dynamicInoBySerial[serial] == vnode.ino { children?.dynamicInoBySerial[serial] = nil }
+        directory.dynamicChildren.withLock { children in
+            if children.byName[name] === vnode { children.byName[name] = nil }
+            if children.inoBySerial[serial] == vnode.ino { children.inoBySerial[serial] = nil }
         }
         var doomed: [UInt64] = []
         var stack = [vnode]
         while let next = stack.popLast() {
             doomed.append(next.ino)
-            if let children = next.children.withLock({ $0 }) {
-                stack.append(contentsOf: children.declared)
-                stack.append(contentsOf: children.dynamicByName.values)
-            }
+            if let declared = next.declaredChildren.load() { stack.append(contentsOf: declared.list) }
+            stack.append(contentsOf: next.dynamicChildren.withLock { Array($0.byName.values) })
         }
-        inodes.withLock { table in for ino in doomed { table[ino] = nil } }
+        inodes.remove(doomed)
         // Inside an entry that died too, the kernel forgets the whole directory anyway.
         if directory.isLive { removalHandler.withLock { $0 }?.call(directory.ino, name) }
     }

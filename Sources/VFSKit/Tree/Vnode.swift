@@ -10,8 +10,11 @@ final class Vnode: Sendable {
     let token: EntryToken?
     /// Seconds since the epoch when this vnode was made (the node's times).
     let created: Int64
-    /// Only for directories: children by name; dynamic ones are added on lookup.
-    let children: Mutex<DirectoryChildren?>
+    /// Only for directories: the declared children, built on first use, then read
+    /// without a lock (every lookup of a declared name).
+    let declaredChildren = AtomicLazyReference<DeclaredChildren>()
+    /// Only for directories with a `ForEach`: the entries looked up so far.
+    let dynamicChildren = Mutex(DynamicChildren())
 
     init(ino: UInt64, parentIno: UInt64, node: Node, token: EntryToken?, created: Int64) {
         self.ino = ino
@@ -19,7 +22,6 @@ final class Vnode: Sendable {
         self.node = node
         self.token = token
         self.created = created
-        children = Mutex(nil)
     }
 
     var isLive: Bool { token?.isLive ?? true }
@@ -39,15 +41,24 @@ final class Vnode: Sendable {
     }
 }
 
-/// The children of a served directory.
-struct DirectoryChildren {
-    /// Declared children in declaration order.
-    var declared: [Vnode]
-    var declaredByName: [String: Vnode]
+/// The declared children of a served directory: fixed once built.
+final class DeclaredChildren: Sendable {
+    /// In declaration order.
+    let list: [Vnode]
+    let byName: [String: Vnode]
     /// The directory's `ForEach`, if any.
-    var dynamic: (any DynamicSource)?
-    /// Dynamic entries looked up so far, by name; removed when the entry dies.
-    var dynamicByName: [String: Vnode] = [:]
+    let dynamic: (any DynamicSource)?
+
+    init(list: [Vnode], dynamic: (any DynamicSource)?) {
+        self.list = list
+        byName = Dictionary(list.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.dynamic = dynamic
+    }
+}
+
+/// The entries of a directory's `ForEach` looked up so far; each is removed when it dies.
+struct DynamicChildren {
+    var byName: [String: Vnode] = [:]
     /// Their inode numbers by entry serial, for `readdir` (a cheap key, no retains).
-    var dynamicInoBySerial: [UInt64: UInt64] = [:]
+    var inoBySerial: [UInt64: UInt64] = [:]
 }
