@@ -84,6 +84,20 @@ extension KernelTests {
             #expect(!KernelFixture.isMounted(path))
         }
 
+        /// A second server of the same type on a served mount point is refused (it would
+        /// hide the first); the first keeps serving.
+        @Test func aMountPointServedByAnotherServerIsRefused() async throws {
+            let first = try MountedTree(KernelTestTree().tree)
+            defer { first.close() }
+            #expect(await KernelFixture.eventually { KernelFixture.isMounted(first.path) })
+            let second = FUSEServer(
+                dispatcher: try Dispatcher(tree: KernelTestTree().tree), mountpoint: first.path,
+                options: FUSEMountOptions(fsname: "vfskit-test", subtype: "vfskit-test"))
+            #expect(throws: FUSEServerError.mountPointInUse(first.path, type: "fuse.vfskit-test")) { try second.mount() }
+            let cat = await ProcessResult.run(["/bin/cat", first.file("status")])
+            #expect(cat.stdout == "Running\n")
+        }
+
         @Test func unusableMountPointsAreOneLineErrors() throws {
             let dispatcher = try Dispatcher(tree: KernelTestTree().tree)
             let missing = "/nonexistent/vfskit-\(getpid())"
@@ -96,7 +110,7 @@ extension KernelTests {
             #expect(throws: FUSEServerError.mountPointNotDirectory(file)) {
                 try FUSEServer(dispatcher: dispatcher, mountpoint: file).mount()
             }
-            for error in [FUSEServerError.mountPointMissing(missing), .mountPointNotDirectory(file), .fuseDeviceMissing, .fusermountMissing, .staleMountNotCleared(file)] {
+            for error in [FUSEServerError.mountPointMissing(missing), .mountPointNotDirectory(file), .fuseDeviceMissing, .fusermountMissing, .staleMountNotCleared(file), .mountPointInUse(file, type: "fuse.x")] {
                 #expect(!error.description.contains("\n"))
                 #expect(!error.description.isEmpty)
             }

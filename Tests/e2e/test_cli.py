@@ -87,6 +87,16 @@ class MountPointTests(DaemonTestCase):
         self.assert_one_line_failure(("--mountpoint", os.path.join(self.dir, "ukp"), "--sim-control", regular),
                                      regular)
 
+    def test_a_mount_point_another_daemon_serves_is_refused(self):
+        d = self.start_daemon(sim=False)
+        code, out, err = run("--mountpoint", d.u())
+        self.assertNotEqual(code, 0, err)
+        self.assertEqual(len(err.splitlines()), 1, "stderr is not one line: %r" % err)
+        self.assertIn("already served", err)
+        self.assertNotIn("serving", out)
+        self.assertEqual(mounts_under(self.dir), [d.u()], "nothing mounted on top")
+        self.assertEqual(sorted(listdir(d.u())), ["fork", "vm"], "the first daemon still serves")
+
     def test_missing_mount_point_is_created(self):
         deep = os.path.join(self.dir, "a", "b", "ukp")
         d = self.start_daemon(mountpoint=deep, sim=False)

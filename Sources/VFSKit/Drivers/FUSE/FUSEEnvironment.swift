@@ -3,7 +3,9 @@ import Glibc
 /// What mounting needs from the machine, checked up front so that each
 /// failure is one line naming the problem rather than a libfuse message.
 enum FUSEEnvironment {
-    static func check(mountpoint: String) throws(FUSEServerError) {
+    /// - Parameter type: the type this server mounts as (`fuse.<subtype>`): a live mount of
+    ///   the same type already at the mount point is another server of this kind, refused.
+    static func check(mountpoint: String, type: String) throws(FUSEServerError) {
         guard access("/dev/fuse", F_OK) == 0 else { throw .fuseDeviceMissing }
         guard let fusermount = fusermountPath() else { throw .fusermountMissing }
         var info = stat()
@@ -20,6 +22,7 @@ enum FUSEEnvironment {
             }
         }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw .mountPointNotDirectory(mountpoint) }
+        if MountTable.type(mountedAt: mountpoint) == type { throw .mountPointInUse(mountpoint, type: type) }
     }
 
     /// libfuse looks in /usr/bin first, then PATH.

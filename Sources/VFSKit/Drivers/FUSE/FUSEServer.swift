@@ -44,7 +44,7 @@ public final class FUSEServer: Sendable {
     public func mount() throws(FUSEServerError) {
         try phase.withLock { phase throws(FUSEServerError) in
             guard case .idle = phase else { throw .alreadyMounted(mountpoint) }
-            try FUSEEnvironment.check(mountpoint: mountpoint)
+            try FUSEEnvironment.check(mountpoint: mountpoint, type: "fuse." + options.subtype)
             let session = try openSession()
             connection.attach(session)
             phase = .mounted(session)

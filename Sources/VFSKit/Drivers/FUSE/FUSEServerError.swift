@@ -6,6 +6,8 @@ public enum FUSEServerError: Error, Sendable, Equatable, CustomStringConvertible
     case mountPointNotDirectory(String)
     case mountPointUnusable(String, errno: Int32)
     case staleMountNotCleared(String)
+    /// A live mount of the same type is already there: another server of this kind.
+    case mountPointInUse(String, type: String)
     case sessionCreationFailed
     case mountFailed(String)
     case alreadyMounted(String)
@@ -24,6 +26,8 @@ public enum FUSEServerError: Error, Sendable, Equatable, CustomStringConvertible
             "mount point \(path) is not usable: \(errnoDescription(errno))"
         case .staleMountNotCleared(let path):
             "a stale FUSE mount at \(path) could not be removed (Transport endpoint is not connected)"
+        case .mountPointInUse(let path, let type):
+            "\(path) is already served by a live \(type) mount (another server?): stop it or unmount it first"
         case .sessionCreationFailed:
             "libfuse could not create a session (bad mount options?)"
         case .mountFailed(let path):
