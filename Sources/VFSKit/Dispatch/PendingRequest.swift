@@ -23,6 +23,15 @@ public final class PendingRequest: Sendable {
         /// Cancels the handler's task, or answers a parked request `EINTR`.
         var cancel: (@Sendable () -> Void)?
         var interrupted = false
+
+        /// The reply the handler left while the driver was not ready, now the request's end.
+        mutating func takeHeldReply() -> (@Sendable () -> Void)? {
+            guard let reply = heldReply else { return nil }
+            heldReply = nil
+            phase = .finished
+            cancel = nil
+            return reply
+        }
     }
 
     private let state = Mutex(State())
@@ -46,12 +55,7 @@ public final class PendingRequest: Sendable {
     /// The driver is ready for the reply (its interrupt hook is in place).
     public func armed() {
         let reply = state.withLock { state -> (@Sendable () -> Void)? in
-            if let reply = state.heldReply {
-                state.heldReply = nil
-                state.phase = .finished
-                state.cancel = nil
-                return reply
-            }
+            if let reply = state.takeHeldReply() { return reply }
             state.phase = .armed
             return nil
         }
@@ -84,12 +88,7 @@ public final class PendingRequest: Sendable {
     /// Called once the handler's task has run up to its first suspension or its end.
     func finishStarting() -> Dispatched {
         let reply = state.withLock { state -> (@Sendable () -> Void)? in
-            if let reply = state.heldReply {
-                state.heldReply = nil
-                state.phase = .finished
-                state.cancel = nil
-                return reply
-            }
+            if let reply = state.takeHeldReply() { return reply }
             state.phase = .awaitingDriver
             return nil
         }
