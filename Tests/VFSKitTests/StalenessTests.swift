@@ -44,6 +44,28 @@ struct StalenessTests {
         })
     }
 
+    /// Each registered poll watches the entry's removal; closing the file stops watching,
+    /// so a long-lived entry polled through many short-lived opens keeps nothing of them.
+    @Test func closedPollersLeaveNothingOnTheEntry() throws {
+        let child = FakeChild()
+        children.insert(child, for: key)
+        let token = try #require(try driver.dispatcher.vnode(driver.stat(path + "/status").ino).token)
+        let before = token.deathHandlerCount
+        for _ in 0..<100 {
+            let handle = try driver.open(path + "/status")
+            _ = try driver.dispatcher.poll(handle.file, caller: handle.caller, waker: CountingWaker())
+            _ = try driver.dispatcher.poll(handle.file, caller: handle.caller, waker: CountingWaker())
+            #expect(token.deathHandlerCount == before + 1, "one removal watch per polled open file")
+            driver.close(handle)
+        }
+        #expect(token.deathHandlerCount == before)
+        let polled = try driver.open(path + "/status")
+        let waker = CountingWaker()
+        _ = try driver.dispatcher.poll(polled.file, caller: polled.caller, waker: waker)
+        children.remove(key)
+        #expect(waker.count == 1, "removal still wakes a registered poller")
+    }
+
     @Test func inodeNumbersAreNeverReused() throws {
         children.insert(FakeChild(), for: key)
         let first = try driver.stat(path)

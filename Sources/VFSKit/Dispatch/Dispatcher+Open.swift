@@ -27,14 +27,15 @@ extension Dispatcher {
 
     /// Closes an open file: drops its poll registration.
     public func release(_ file: OpenFile) {
-        let observed = file.state.withLock { state in
+        let (observed, removalWatch) = file.state.withLock { state in
             defer {
                 state.poll = OpenFile.PollRegistration()
                 state.rendering = nil
             }
-            return state.poll.observed
+            return (state.poll.observed, state.poll.removalWatch)
         }
         if let observed { observed.signal.removeObserver(observed.id) }
+        if let removalWatch { file.vnode.token?.removeDeathHandler(removalWatch) }
     }
 
     /// The kernel's `default_permissions` check, for drivers without a kernel.

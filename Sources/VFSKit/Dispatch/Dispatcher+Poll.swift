@@ -32,14 +32,16 @@ extension Dispatcher {
             if let previous { previous.signal.removeObserver(previous.id) }
         }
         // A poller under a dynamic entry learns of its removal (the next poll answers `ESTALE`).
-        if let token = file.vnode.token, file.state.withLock({ state in
-            defer { state.poll.watchesRemoval = true }
-            return !state.poll.watchesRemoval
-        }) {
-            token.onDeath { [weak self, weak file] in
+        if let token = file.vnode.token, file.state.withLock({ $0.poll.removalWatch == nil }) {
+            let id = token.onDeath { [weak self, weak file] in
                 guard let self, let file else { return }
                 self.signalFired(for: file)
             }
+            let previous = file.state.withLock { state in
+                defer { state.poll.removalWatch = id }
+                return state.poll.removalWatch
+            }
+            if let previous { token.removeDeathHandler(previous) } // a concurrent poll registered too
         }
         let events = try readiness(of: file, context: context, signal: signal)
         file.state.withLock { state in

@@ -17,8 +17,9 @@ public final class OpenFile: Sendable {
         var reported: PollEvents = []
         var caller: Caller?
         var observed: (signal: ChangeSignal, id: UInt64)?
-        /// Whether the removal of the file's dynamic entry wakes the registration.
-        var watchesRemoval = false
+        /// The death handler by which the removal of the file's dynamic entry wakes the
+        /// registration; forgotten on release, so closed files leave nothing on the entry.
+        var removalWatch: UInt64?
     }
 
     /// Unique while the tree is served.

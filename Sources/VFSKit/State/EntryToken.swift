@@ -45,6 +45,9 @@ public final class EntryToken: Sendable {
         return id
     }
 
+    /// How many handlers wait for the entry's death.
+    var deathHandlerCount: Int { deathHandlers.withLock { $0.byID.count } }
+
     /// Forgets a handler registered with `onDeath` (for waits that ended first).
     func removeDeathHandler(_ id: UInt64) {
         _ = deathHandlers.withLock { $0.byID.removeValue(forKey: id) }
