@@ -24,15 +24,11 @@ public final class Child: Sendable {
     /// (engine shutdown): blocked `wait` writers and `wait` pollers watch it.
     public let waitChanged = ChangeSignal()
 
-    private typealias Waiter = CheckedContinuation<Result<Void, Errno>, Never>
-
     private struct State {
         var status: InstanceState
         var exitCode: Int32?
         /// Set when the engine shuts down or becomes a child: waits fail with it.
         var closedWith: Errno?
-        var nextWaiter: UInt64 = 0
-        var waiters: [UInt64: Waiter] = [:]
     }
 
     private let state: Mutex<State>
@@ -58,26 +54,7 @@ public final class Child: Sendable {
     /// Any number of tasks may wait. A cancelled waiter leaves and throws `EINTR`;
     /// waiters fail with `EIO` when the engine shuts down or becomes a child.
     public func waitUntilStopped() async throws(Errno) {
-        let waiter = state.withLock { state in
-            defer { state.nextWaiter &+= 1 }
-            return state.nextWaiter
-        }
-        let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: Waiter) in
-                let immediate = state.withLock { state -> Result<Void, Errno>? in
-                    if state.status == .stopped { return .success(()) }
-                    if let error = state.closedWith { return .failure(error) }
-                    if Task.isCancelled { return .failure(.interrupted) }
-                    state.waiters[waiter] = continuation
-                    return nil
-                }
-                if let immediate { continuation.resume(returning: immediate) }
-            }
-        } onCancel: {
-            let continuation = state.withLock { $0.waiters.removeValue(forKey: waiter) }
-            continuation?.resume(returning: .failure(.interrupted))
-        }
-        try result.get()
+        try await waitChanged.wait { () throws(Errno) in try self.waitIsOver }
     }
 
     /// True once the child has stopped, so a wait is over; throws the error waits fail
@@ -92,51 +69,43 @@ public final class Child: Sendable {
         }
     }
 
-    /// How many callers are blocked: tasks in `waitUntilStopped()` plus whatever watches
-    /// `waitChanged` (`wait` writes parked by the tree, and `wait` pollers).
-    var waiterCount: Int { state.withLock { $0.waiters.count } + waitChanged.observerCount }
+    /// How many callers are blocked: whatever watches `waitChanged` (tasks in
+    /// `waitUntilStopped()`, `wait` writes parked by the tree, and `wait` pollers).
+    var waiterCount: Int { waitChanged.observerCount }
 
     /// Applies a platform event; returns true when it made the child stop.
     ///
     /// `Stopped` is final: later states are ignored, but a missing exit code may still arrive.
     @discardableResult
     func apply(_ event: ChildEvent) -> Bool {
-        let (changed, released) = state.withLock { state -> (Bool, [Waiter]?) in
+        let (changed, stopped) = state.withLock { state -> (Bool, Bool) in
             switch event {
             case .status(let status):
-                guard state.status != .stopped, state.status != status else { return (false, nil) }
+                guard state.status != .stopped, state.status != status else { return (false, false) }
                 state.status = status
             case .exited(let code):
                 if state.status == .stopped {
-                    guard state.exitCode == nil else { return (false, nil) }
+                    guard state.exitCode == nil else { return (false, false) }
                     state.exitCode = code
-                    return (true, nil)
+                    return (true, false)
                 }
                 state.status = .stopped
                 state.exitCode = code
             }
-            guard state.status == .stopped else { return (true, nil) }
-            defer { state.waiters.removeAll() }
-            return (true, Array(state.waiters.values))
-        }
-        if let released {
-            for waiter in released { waiter.resume(returning: .success(())) }
+            return (true, state.status == .stopped)
         }
         if changed {
             statusChanged.signal()
             waitChanged.signal()
         }
-        return released != nil
+        return stopped
     }
 
     /// Fails every blocked and future wait with `error` (engine shutdown, becoming a child).
     func close(with error: Errno) {
-        let released = state.withLock { state -> [Waiter] in
+        state.withLock { state in
             if state.closedWith == nil { state.closedWith = error }
-            defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
         }
-        for waiter in released { waiter.resume(returning: .failure(error)) }
         waitChanged.signal()
     }
 }

@@ -129,6 +129,28 @@ struct BlockedWriteTests {
         #expect(level.changed.observerCount == 0)
     }
 
+    /// The task-side twin, `ChangeSignal.wait(until:)`: the same condition, held, signalled,
+    /// thrown, or given up by cancellation.
+    @Test func aTaskWaitsOnTheSameTerms() async throws {
+        let level = level
+        let waiting = Task { try await level.changed.wait { () throws(Errno) in try level.reached(2) } }
+        let cancelled = Task { try await level.changed.wait { () throws(Errno) in try level.reached(2) } }
+        try await parked(2, on: level.changed)
+        cancelled.cancel()
+        #expect(await errnoOf(cancelled) == .interrupted)
+        level.set(1)
+        #expect(await stillBlocked(waiting))
+        level.set(2)
+        #expect(await errnoOf(waiting) == nil)
+        _ = try await waiting.value
+        try await level.changed.wait { () throws(Errno) in try level.reached(2) }  // holds already
+        let failing = Task { try await level.changed.wait { () throws(Errno) in try level.reached(3) } }
+        try await parked(1, on: level.changed)
+        level.fail(with: .ioError)
+        #expect(await errnoOf(failing) == .ioError)
+        #expect(level.changed.observerCount == 0)
+    }
+
     @Test func theSpecTableShowsTheWrite() throws {
         let table = Tree {
             File("wait", permissions: 0o666, "w").write(Ignored.self, "blocks until done", until: { _, _ in true },
@@ -137,3 +159,4 @@ struct BlockedWriteTests {
         #expect(table.contains("blocks until done"))
     }
 }
+
