@@ -45,9 +45,7 @@ import VFSKit
     @Test func waitBlocksUntilTheJobEnds() async throws {
         let fixture = try QueueFixture()
         try await fixture.submit("long")
-        let wait = try fixture.driver.open("/jobs/1/wait", flags: OpenFlags.writeOnly)
-        defer { fixture.driver.close(wait) }
-        let waiter = Task { try await fixture.driver.write(wait, Array("\n".utf8)) }
+        let waiter = try fixture.startWaiting(for: "1")
         try await Task.sleep(for: .milliseconds(50))
         #expect(try await fixture.text("/jobs/1/state") == "running\n")
         #expect(try await fixture.text("/jobs/1/wait") == "", "no exit code while running")
@@ -80,9 +78,7 @@ import VFSKit
     @Test func aSignalToTheWaiterIsEINTRAndLeavesTheJobAlone() async throws {
         let fixture = try QueueFixture()
         try await fixture.submit("long")
-        let wait = try fixture.driver.open("/jobs/1/wait", flags: OpenFlags.writeOnly)
-        defer { fixture.driver.close(wait) }
-        let waiter = Task { try await fixture.driver.write(wait, Array("\n".utf8)) }
+        let waiter = try fixture.startWaiting(for: "1")
         try await Task.sleep(for: .milliseconds(50))
         waiter.cancel()
         await #expect(throws: Errno.interrupted) { try await waiter.value }

@@ -13,6 +13,16 @@ struct QueueFixture {
         driver = try InProcessDriver(queue.tree)
     }
 
+    /// A write to `jobs/<id>/wait` through its own open file, started in a task (it blocks
+    /// until the job ends); the file closes when the write returns.
+    func startWaiting(for id: String) throws -> Task<Int, any Error> {
+        let wait = try driver.open("/jobs/\(id)/wait", flags: OpenFlags.writeOnly)
+        return Task { [driver] in
+            defer { driver.close(wait) }
+            return try await driver.write(wait, Array("\n".utf8))
+        }
+    }
+
     /// Submits through `submit` and answers the new job's id.
     @discardableResult
     func submit(_ command: String, as caller: Caller = .root) async throws -> String {
