@@ -37,6 +37,8 @@ public actor ForkEngine: PlatformEvents {
     /// The live children in creation order: the one source of truth `/vm/` lists.
     public nonisolated let children = DynamicEntries<UUID, Child>()
     public nonisolated let configuration: Configuration
+    /// Fires when this instance becomes a child and `generation` changes.
+    public nonisolated let generationChanged = ChangeSignal()
 
     private nonisolated let platform: any Platform
     private nonisolated let scheduler: any Scheduler
@@ -47,7 +49,8 @@ public actor ForkEngine: PlatformEvents {
     private var requests: [ForkQueue.RequestID: Request] = [:]
     private var nextRequestID: ForkQueue.RequestID = 0
     /// Increases each time this instance becomes a child; a fork started before belonged to the parent.
-    private var generation: UInt64 = 0
+    private var childhoods: UInt64 = 0
+    private nonisolated let incarnation = Mutex(UUID())
 
     /// An engine on `platform`; `createdByFork` for an instance that is the child of a fork.
     public init(
@@ -70,6 +73,9 @@ public actor ForkEngine: PlatformEvents {
     public nonisolated func forkResult(thread: Int32) -> UUID? {
         results.withLock { $0.result(thread: thread) }
     }
+
+    /// This incarnation of the instance (`/generation`): fixed for its life, new in every child.
+    public nonisolated var generation: UUID { incarnation.withLock { $0 } }
 
     /// True after `shutdown()`.
     public var isShutDown: Bool { queue.isClosed }
@@ -121,7 +127,7 @@ public actor ForkEngine: PlatformEvents {
     /// Sends the fork signal in a task of its own: a started fork is not interruptible.
     private func start(_ id: ForkQueue.RequestID) {
         let thread = requests[id]?.thread
-        let generation = self.generation
+        let childhoods = self.childhoods
         early.withLock { $0.forkStarted() }
         Task { [platform] in
             let outcome: Result<ForkOutcome, ForkFailure>
@@ -130,14 +136,14 @@ public actor ForkEngine: PlatformEvents {
             } catch {
                 outcome = .failure(error)
             }
-            self.finish(id, thread: thread, generation: generation, outcome: outcome)
+            self.finish(id, thread: thread, childhoods: childhoods, outcome: outcome)
         }
     }
 
     private func finish(
         _ id: ForkQueue.RequestID,
         thread: Int32?,
-        generation started: UInt64,
+        childhoods started: UInt64,
         outcome: Result<ForkOutcome, ForkFailure>
     ) {
         let answer: Result<UUID, Errno>
@@ -150,7 +156,7 @@ public actor ForkEngine: PlatformEvents {
             results.withLock { $0.record(.zero, thread: thread) }
             answer = .success(.zero)
         case .success(.parent(let forked)):
-            if started == generation {
+            if started == childhoods {
                 insert(forked)
                 results.withLock { $0.record(forked.id, thread: thread) }
                 answer = .success(forked.id)
@@ -212,7 +218,9 @@ public actor ForkEngine: PlatformEvents {
     }
 
     private func becomeChild() {
-        generation &+= 1
+        childhoods &+= 1
+        incarnation.withLock { $0 = UUID() }
+        generationChanged.signal()
         for id in queue.becameChild() { perform(.fail(id, .ioError)) }
         _ = early.withLock { $0.forkFinished(child: nil) }
         // Blocked waits answer EIO before their entries go (which would answer ESTALE).

@@ -21,6 +21,9 @@ extension ForkEngine {
                 .write(Ignored.self, "triggers a fork; blocks until done") { context, _ in
                     _ = try await self.fork(thread: context.threadID)
                 }
+            File("generation", "This incarnation of the instance (like VMGenID): re-seed, rotate identities when it changes")
+                .read("this incarnation's UUID; new in every child") { _ in self.generation }
+                .poll("POLLPRI\\|POLLIN when it changes", .changes { _ in self.generationChanged })
             Directory("vm", "This instance's children") {
                 ForEach(children, "one entry per live child UUID, in creation order",
                         entrySummary: "One child: delete-on-stop, kept for the retention period after it stops") { child in

@@ -21,7 +21,7 @@ import Testing
 
     @Test func ukpReadsTakeTheSynchronousPath() {
         let readers = Self.readers(in: SimPlatform().root.engine.tree.content, at: "")
-        #expect(readers.count == 5)
+        #expect(readers.count == 6)
         for (path, isSynchronous) in readers {
             #expect(isSynchronous, "\(path) has an async read handler")
         }

@@ -43,7 +43,7 @@ import VFSKit
         var ids: [UUID] = []
         for thread: Int32 in [3, 1, 2, 1, 5] { ids.append(try await sim.fork(thread: thread)) }
         #expect(sim.app.list("/vm") == .success(ids.map(\.name)))
-        #expect(sim.app.list("/") == .success(["fork", "vm"]))
+        #expect(sim.app.list("/") == .success(["fork", "generation", "vm"]))
         try await sim.exit(ids[1], code: 0)
         try await sim.exit(ids[3], code: 0)
         #expect(sim.app.list("/vm") == .success(ids.map(\.name)))  // retained while stopped

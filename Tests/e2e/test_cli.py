@@ -95,12 +95,12 @@ class MountPointTests(DaemonTestCase):
         self.assertIn("already served", err)
         self.assertNotIn("serving", out)
         self.assertEqual(mounts_under(self.dir), [d.u()], "nothing mounted on top")
-        self.assertEqual(sorted(listdir(d.u())), ["fork", "vm"], "the first daemon still serves")
+        self.assertEqual(sorted(listdir(d.u())), ["fork", "generation", "vm"], "the first daemon still serves")
 
     def test_missing_mount_point_is_created(self):
         deep = os.path.join(self.dir, "a", "b", "ukp")
         d = self.start_daemon(mountpoint=deep, sim=False)
-        self.assertEqual(sorted(listdir(d.u())), ["fork", "vm"])
+        self.assertEqual(sorted(listdir(d.u())), ["fork", "generation", "vm"])
         self.assertEqual(mounts_under(self.dir), [deep])
 
     def test_warns_about_a_kernel_request_timeout(self):
@@ -118,7 +118,7 @@ class MountPointTests(DaemonTestCase):
             with open(setting, "w") as f:
                 f.write(previous + "\n")
         self.assertIn("default_request_timeout", d.stderr_text())
-        self.assertEqual(sorted(listdir(d.u())), ["fork", "vm"])
+        self.assertEqual(sorted(listdir(d.u())), ["fork", "generation", "vm"])
         d.stop()
         other = self.start_daemon(sim=False)
         if previous == "0":

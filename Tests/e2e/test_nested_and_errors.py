@@ -17,7 +17,7 @@ class NestedForkTests(DaemonTestCase):
         root = self.root_instance(d)
         child = self.fork(d)
         child_ukp = d.s("instances", child, "libukp")
-        self.assertEqual(sorted(listdir(child_ukp)), ["fork", "vm"])
+        self.assertEqual(sorted(listdir(child_ukp)), ["fork", "generation", "vm"])
         # a child that has not forked reads the zero UUID; its vm/ starts empty
         self.assertEqual(read_value(os.path.join(child_ukp, "fork")), ZERO_UUID)
         self.assertEqual(listdir(os.path.join(child_ukp, "vm")), [])
@@ -177,7 +177,7 @@ class ErrorTests(DaemonTestCase):
         self.assertErrno(E, os.mkdir, d.s("instances", "x"))
         self.assertErrno(E, os.unlink, d.s("fail_next_forks"))
         self.assertErrno(E, os.rmdir, d.s("instances", child))
-        self.assertEqual(sorted(listdir(d.u())), ["fork", "vm"])
+        self.assertEqual(sorted(listdir(d.u())), ["fork", "generation", "vm"])
 
     def test_read_only_files_refuse_writes(self):
         d = self.start_daemon()

@@ -228,7 +228,7 @@ class DaemonSignalTests(DaemonTestCase):
         self.assertEqual(errno_of(os.statvfs, d.ukp), errno.ENOTCONN, "the mount is not stale")
         self.expect_leftover_mounts = True
         again = self.start_daemon(sim=False)
-        self.assertEqual(sorted(listdir(again.u())), ["fork", "vm"])
+        self.assertEqual(sorted(listdir(again.u())), ["fork", "generation", "vm"])
         self.assertEqual(mounts_under(self.dir), [again.ukp],
                          "the stale mount was not cleared: the new mount is stacked on top of it")
         again.signal(signal.SIGTERM)
@@ -244,7 +244,7 @@ class DaemonSignalTests(DaemonTestCase):
         except OSError as error:
             self.assertEqual(error.errno, errno.ENOTCONN)
         again = self.start_daemon()
-        self.assertEqual(sorted(listdir(again.u())), ["fork", "vm"])
+        self.assertEqual(sorted(listdir(again.u())), ["fork", "generation", "vm"])
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ class WalkthroughTests(DaemonTestCase):
 
     def test_fork_with_shell_then_cat_and_ls(self):
         d = self.start_daemon()
-        self.assertEqual(sorted(listdir(d.u())), ["fork", "vm"])
+        self.assertEqual(sorted(listdir(d.u())), ["fork", "generation", "vm"])
         self.assertEqual(listdir(d.u("vm")), [])
         shell("echo 1 > fork", cwd=d.ukp)
         _, out, _ = shell("cat fork", cwd=d.ukp)
