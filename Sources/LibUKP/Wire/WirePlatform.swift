@@ -221,7 +221,7 @@ public final class WirePlatform: Platform, Sendable {
         case .forkCreated(let created):
             let child = ForkedChild(
                 id: created.child, snapshot: created.snapshot, creationTime: Int64(clamping: created.creationTime))
-            log(.info, "fork \(id) created child \(created.child.lowercased)"
+            log(.info, "fork \(id) created child \(created.child.lowercaseText)"
                 + (created.fqdn.isEmpty ? "" : " (\(created.fqdn))"))
             answer(id, with: .success(.parent(child)), or: "ForkCreated")
         case .error(let errno):
@@ -230,11 +230,11 @@ public final class WirePlatform: Platform, Sendable {
         case .parentID(let parent):
             becameChild(of: parent, correlationID: id)
         case .status(let child, let state):
-            log(.debug, "child \(child.lowercased) is \(state)")
+            log(.debug, "child \(child.lowercaseText) is \(state)")
             guard state != .stopped else { return }  // ExitStatus carries the stop and its code
             events?.childStatusChanged(child, to: state)
         case .exitStatus(let child, let code):
-            log(.info, "child \(child.lowercased) exited with \(Int32(bitPattern: code))")
+            log(.info, "child \(child.lowercaseText) exited with \(Int32(bitPattern: code))")
             events?.childExited(child, code: Int32(bitPattern: code))
         case .forkRequest:
             log(.warning, "from \(path): ForkRequest (correlation id \(id)) goes the other way; ignored")
@@ -249,7 +249,7 @@ public final class WirePlatform: Platform, Sendable {
             defer { state.pending.removeAll() }
             return (state.pending, state.events)
         }
-        log(.info, "this instance is now a child of \(parent.lowercased)")
+        log(.info, "this instance is now a child of \(parent.lowercaseText)")
         if inFlight.isEmpty {
             if id != 0 { log(.warning, "ParentId answers fork \(id), which is not in flight") }
             guard let events else { return }
@@ -278,9 +278,4 @@ public final class WirePlatform: Platform, Sendable {
 /// How much a log line of the wire platform matters.
 public enum WireLogLevel: Sendable, Hashable {
     case debug, info, warning, error
-}
-
-extension UUID {
-    /// The canonical lowercase form the ukp tree uses.
-    var lowercased: String { uuidString.lowercased() }
 }
