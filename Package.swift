@@ -36,6 +36,7 @@ let package = Package(
                 "CFUSE",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

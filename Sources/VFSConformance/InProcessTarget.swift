@@ -58,16 +58,30 @@ public struct InProcessTarget: ConformanceTarget {
         _ = try driver.dispatcher.setattr(try driver.stat(path).ino, size: 0, otherChanges: false)
     }
 
+    /// Namespace changes go through `Dispatcher.refuse(_:)`, as the FUSE driver's do.
     public func attempt(_ mutation: Mutation, on path: String) async throws(Errno) {
         let ino = try driver.stat(path).ino
+        let parent = try driver.stat(Self.parent(of: path)).ino
+        let name = String(path.split(separator: "/").last ?? "")
+        let change: NamespaceChange
         switch mutation {
         case .chmod, .chown, .utimes:
             _ = try driver.dispatcher.setattr(ino, size: nil, otherChanges: true)
+            return
         case .truncateNonZero:
             _ = try driver.dispatcher.setattr(ino, size: 1, otherChanges: false)
-        case .createFile, .makeDirectory, .unlink, .removeDirectory, .rename:
-            try driver.dispatcher.modifyNamespace()
+            return
+        case .createFile: change = .create(in: ino, name: "vfs-conformance-new")
+        case .makeDirectory: change = .makeDirectory(in: ino, name: "vfs-conformance-new")
+        case .unlink: change = .remove(from: parent, name: name)
+        case .removeDirectory: change = .removeDirectory(from: parent, name: name)
+        case .rename: change = .rename(from: parent, name: name, to: parent, newName: name + ".renamed")
         }
+        throw driver.dispatcher.refuse(change)
+    }
+
+    private static func parent(of path: String) -> String {
+        "/" + path.split(separator: "/").dropLast().joined(separator: "/")
     }
 
     public func pollNow(_ path: String) async throws(Errno) -> PollEvents {

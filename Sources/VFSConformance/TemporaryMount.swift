@@ -34,7 +34,11 @@ public enum TemporaryMount {
         defer { rmdir(mountpoint) }
         let server = FUSEServer(dispatcher: dispatcher, mountpoint: mountpoint, options: options)
         try server.mount()
-        let loop = ServingThread(server)
+        guard let loop = DedicatedThread.start({ server.serve() }) else {
+            server.stop()
+            server.serve()
+            throw MountError(description: "cannot start a thread to serve \(mountpoint)")
+        }
         defer {
             server.stop()
             loop.join()
@@ -47,19 +51,4 @@ public enum TemporaryMount {
     struct MountError: Error, CustomStringConvertible {
         let description: String
     }
-}
-
-/// Runs `FUSEServer.serve()` on its own thread.
-private final class ServingThread: @unchecked Sendable {
-    private var thread = pthread_t()
-
-    init(_ server: FUSEServer) {
-        let context = Unmanaged.passRetained(server).toOpaque()
-        pthread_create(&thread, nil, { context in
-            Unmanaged<FUSEServer>.fromOpaque(context!).takeRetainedValue().serve()
-            return nil
-        }, context)
-    }
-
-    func join() { pthread_join(thread, nil) }
 }

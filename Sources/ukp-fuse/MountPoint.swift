@@ -29,34 +29,3 @@ enum MountPoint {
         }
     }
 }
-
-/// Runs blocking work (a FUSE session loop) on its own thread, off the cooperative pool.
-enum DedicatedThread {
-    static func run(_ body: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let work = Box {
-                body()
-                continuation.resume()
-            }
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(work).toOpaque()
-            let created = pthread_create(&thread, nil, { context in
-                let work = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
-                work.body()
-                return nil
-            }, context)
-            if created == 0 {
-                pthread_detach(thread)
-            } else {
-                Unmanaged<Box>.fromOpaque(context).release()
-                body()
-                continuation.resume()
-            }
-        }
-    }
-
-    private final class Box: Sendable {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-}

@@ -138,8 +138,22 @@ struct OpenFileTests {
         #expect(writes.count == 0)
     }
 
-    @Test func namespaceChangesArePermissionErrors() {
-        #expect(throws: Errno.notPermitted) { () throws(Errno) in try driver.dispatcher.modifyNamespace() }
+    /// What the FUSE driver's create, mkdir, mknod, unlink, rmdir, rename, link and symlink answer.
+    @Test func namespaceChangesArePermissionErrors() throws {
+        let root = Dispatcher.rootID
+        let knob = try driver.stat("/knob").ino
+        let changes: [NamespaceChange] = [
+            .create(in: root, name: "new"), .makeDirectory(in: root, name: "new"), .remove(from: root, name: "knob"),
+            .removeDirectory(from: root, name: "knob"), .rename(from: root, name: "knob", to: root, newName: "other"),
+            .link(knob, into: root, name: "again"), .symlink(in: root, name: "link", target: "knob"),
+        ]
+        for change in changes {
+            #expect(driver.dispatcher.refuse(change) == .notPermitted, "\(change)")
+        }
+        let unknown: UInt64 = 1 << 40
+        #expect(driver.dispatcher.refuse(.create(in: unknown, name: "new")) == .staleNFSFileHandle)
+        #expect(driver.dispatcher.refuse(.rename(from: root, name: "knob", to: unknown, newName: "x")) == .staleNFSFileHandle)
+        #expect(try driver.list("/").contains("knob"), "nothing changed")
     }
 
     @Test(arguments: [1, 100, 4095, 4096])

@@ -49,7 +49,7 @@ struct StalenessTests {
     @Test func closedPollersLeaveNothingOnTheEntry() throws {
         let child = FakeChild()
         children.insert(child, for: key)
-        let token = try #require(try driver.dispatcher.vnode(driver.stat(path + "/status").ino).token)
+        let token = try #require(try driver.dispatcher.tree.vnode(driver.stat(path + "/status").ino).token)
         let before = token.deathHandlerCount
         for _ in 0..<100 {
             let handle = try driver.open(path + "/status")

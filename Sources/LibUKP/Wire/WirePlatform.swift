@@ -5,6 +5,7 @@ public import Foundation
 #endif
 public import SystemPackage
 import Synchronization
+import VFSKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -74,7 +75,10 @@ public final class WirePlatform: Platform, Sendable {
             return
         }
         log(.info, "connected to the platform at \(path)")
-        WireThread.start { self.run() }
+        guard DedicatedThread.detach({ self.run() }) else {
+            close()
+            throw .resourceTemporarilyUnavailable  // pthread_create's EAGAIN: no thread to read the stream
+        }
     }
 
     /// Closes the stream for good; forks in flight fail with `EIO`.

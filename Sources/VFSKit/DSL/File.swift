@@ -149,10 +149,6 @@ struct FileBehavior: Sendable {
     var writer: Writer?
     var poll: Poll?
     var writeLimit = 4096
-
-    var defaultPermissions: UInt16 {
-        (reader != nil ? 0o444 : 0) | (writer != nil ? 0o222 : 0)
-    }
 }
 
 /// What a blocked write waits for: `holds` is re-evaluated each time `signal` fires.

@@ -19,6 +19,18 @@ public struct Node: Sendable {
         if case .file = kind { return false }
         return true
     }
+
+    /// The permission bits served: the declared ones, else the kind's default (a file
+    /// 0o444 when readable plus 0o222 when writable, a directory 0o555, a `ForEach`'s entries
+    /// what it declares). The one place defaults are worked out.
+    var effectivePermissions: UInt16 {
+        if let permissions { return permissions }
+        switch kind {
+        case .file(let behavior): return (behavior.reader != nil ? 0o444 : 0) | (behavior.writer != nil ? 0o222 : 0)
+        case .directory: return 0o555
+        case .dynamic(let source): return source.permissions
+        }
+    }
 }
 
 /// An owner that overrides the tree's default uid/gid for one node.

@@ -4,7 +4,7 @@ extension Dispatcher {
     /// Opens a file. Writing a file without a write handler (or reading one without a
     /// read handler) is `EACCES` even for root; non-root callers are checked against the mode.
     public func open(_ ino: UInt64, flags: Int32, caller: Caller) throws(Errno) -> OpenFile {
-        let vnode = try vnode(ino)
+        let vnode = try tree.vnode(ino)
         guard let behavior = vnode.behavior else { throw .isDirectory }
         let file = OpenFile(id: allocateFileID(), flags: flags, vnode: vnode, behavior: behavior, seenCount: 0)
         if file.isWritable && behavior.writer == nil { throw .permissionDenied }
@@ -20,7 +20,7 @@ extension Dispatcher {
 
     /// Opens a directory for listing.
     public func opendir(_ ino: UInt64, caller: Caller) throws(Errno) {
-        let vnode = try vnode(ino)
+        let vnode = try tree.vnode(ino)
         guard vnode.node.isDirectory else { throw .notDirectory }
         try checkAccess(vnode, caller: caller, read: true, write: false)
     }
@@ -41,7 +41,7 @@ extension Dispatcher {
     /// The kernel's `default_permissions` check, for drivers without a kernel.
     func checkAccess(_ vnode: Vnode, caller: Caller, read: Bool, write: Bool) throws(Errno) {
         guard caller.uid != 0 else { return }
-        let attributes = attributes(of: vnode)
+        let attributes = tree.attributes(of: vnode)
         let shift: UInt32 = caller.uid == attributes.uid ? 6 : caller.gid == attributes.gid ? 3 : 0
         let bits = (attributes.mode >> shift) & 0o7
         if read && bits & 0o4 == 0 { throw .permissionDenied }

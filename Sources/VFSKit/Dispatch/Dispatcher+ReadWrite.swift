@@ -1,36 +1,37 @@
-public import SystemPackage
+import SystemPackage
 
 extension Dispatcher {
-    /// Reads from an open file. At offset 0 the value is rendered afresh; a later offset
-    /// continues the rendering this open file made last, so a value is never torn.
+    /// Reads from an open file and answers through `reply`. At offset 0 the value is rendered
+    /// afresh; a later offset continues the rendering this open file made last, so a value
+    /// is never torn. A reader that does not suspend answers on this thread.
     public func read(
         _ file: OpenFile, offset: Int64, size: Int, caller: Caller,
-        reply: @escaping @Sendable (Result<ArraySlice<UInt8>, Errno>) -> Void
-    ) -> Dispatched {
+        reply: consuming some Reply<ArraySlice<UInt8>> & ~Copyable
+    ) {
         let context = RequestContext(caller: caller, file: file)
         if let renderNow = file.behavior.reader?.renderNow {
             // A synchronous reader answers on this thread, without a task: the hot path.
-            reply(Result { () throws(Errno) in
+            reply.send(Result { () throws(Errno) in
                 try self.slice(context, offset: offset, size: size) { () throws(Errno) in try renderNow(context) }
             })
-            return .done
+            return
         }
-        return run(reply: reply) { () async throws(Errno) -> ArraySlice<UInt8> in
+        run(reply: reply) { () async throws(Errno) -> ArraySlice<UInt8> in
             try await self.performRead(context, offset: offset, size: size)
         }
     }
 
-    /// Writes to an open file: `EINVAL` past the write limit or for bytes that do not
-    /// parse; otherwise the handler runs, and may block. Answers the byte count.
+    /// Writes to an open file and answers the byte count through `reply`: `EINVAL` past the
+    /// write limit or for bytes that do not parse; otherwise the handler runs, and may block.
     public func write(
         _ file: OpenFile, offset: Int64, bytes: [UInt8], caller: Caller,
-        reply: @escaping @Sendable (Result<Int, Errno>) -> Void
-    ) -> Dispatched {
+        reply: consuming some Reply<Int> & ~Copyable
+    ) {
         let context = RequestContext(caller: caller, file: file)
         if case .block(let parse)? = file.behavior.writer?.action {
             return writeWhen(context, bytes: bytes, parse: parse, reply: reply)
         }
-        return run(reply: reply) { () async throws(Errno) -> Int in
+        run(reply: reply) { () async throws(Errno) -> Int in
             try await self.performWrite(context, bytes: bytes)
         }
     }
@@ -103,24 +104,24 @@ extension Dispatcher {
         return !bytes.isEmpty
     }
 
-    /// Runs `operation` in `Task.immediate`; replies inline when it does not suspend.
-    /// The handler's own error is the answer: one that gave up because it was interrupted
-    /// throws `EINTR` itself, and one that completes regardless (a started fork) keeps its result.
+    /// Runs `operation` in `Task.immediate`, on this thread up to its first suspension: one
+    /// that finishes without suspending answers through `reply` here; one that suspends
+    /// turns `reply` into a `LaterReply`, and a kernel interrupt cancels its task. The
+    /// handler's own error is the answer: one that gave up because it was interrupted throws
+    /// `EINTR` itself, and one that completes regardless (a started fork) keeps its result.
     private func run<Value: Sendable>(
-        reply: @escaping @Sendable (Result<Value, Errno>) -> Void,
+        reply: consuming some Reply<Value> & ~Copyable,
         _ operation: @escaping @Sendable () async throws(Errno) -> Value
-    ) -> Dispatched {
-        let request = PendingRequest()
+    ) {
+        let outcome = HandlerOutcome<Value>()
         let task = Task.immediate {
-            let result: Result<Value, Errno>
             do throws(Errno) {
-                result = .success(try await operation())
+                outcome.finish(.success(try await operation()))
             } catch {
-                result = .failure(error)
+                outcome.finish(.failure(error))
             }
-            request.complete { reply(result) }
         }
-        request.onInterrupt { task.cancel() }
-        return request.finishStarting()
+        if let result = outcome.takeEarlyResult() { return reply.send(result) }
+        outcome.deliver(to: reply.answerLater { task.cancel() })
     }
 }

@@ -5,9 +5,9 @@ extension Dispatcher {
     /// the declared children in order, then the dynamic entries in insertion order.
     /// Cookies are stable while entries come and go, so a long listing neither skips nor repeats.
     public func readdir(_ ino: UInt64, after cookie: Int64, limit: Int) throws(Errno) -> [DirectoryEntry] {
-        let directory = try vnode(ino)
+        let directory = try tree.vnode(ino)
         guard cookie >= 0 else { throw .invalidArgument }
-        let children = try declaredChildren(of: directory)
+        let children = try tree.declaredChildren(of: directory)
         let (declared, declaredByName, dynamic) = (children.list, children.byName, children.dynamic)
         var entries: [DirectoryEntry] = []
         entries.reserveCapacity(min(limit, 1024))

@@ -1,207 +1,94 @@
 public import SystemPackage
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The one request path of a served tree: lookup, attributes, open, read, write, poll,
 /// readdir and release, from the kernel (FUSE driver) or a test (in-process driver)
 /// to the declared handlers and back.
 ///
 /// Lookups and attribute reads are answered synchronously in O(1); reads and writes run
-/// their handler in `Task.immediate` on the calling thread, so a handler that does not
-/// suspend answers without a thread hop.
+/// their handler on the calling thread, so a handler that does not suspend answers
+/// through its `Reply` without a thread hop. The served vnodes live in `ServedTree`.
 public final class Dispatcher: Sendable {
     /// The root directory's inode number.
-    public static let rootID: UInt64 = 1
+    public static let rootID: UInt64 = ServedTree.rootID
 
-    /// The owner of nodes that do not declare one.
-    public let uid: UInt32
-    public let gid: UInt32
-    /// Entry and attribute cache timeout for declared (never changing) nodes.
-    public let staticTimeout: Double
-
-    let inodes = InodeTable()
-    private let nextIno = Atomic<UInt64>(Dispatcher.rootID + 1)
+    let tree: ServedTree
     private let nextFileID = Atomic<UInt64>(1)
-    /// Boxed: a closure stored directly as a `Mutex`'s value is re-abstracted on each
-    /// `withLock`, which writes it back wrapped in two more thunks, so every call grew the
-    /// chain (quadratic in removals, then a stack overflow). A struct field is not.
-    private struct RemovalHandler: Sendable {
-        let call: @Sendable (_ parent: UInt64, _ name: String) -> Void
-    }
-    private let removalHandler = Mutex<RemovalHandler?>(nil)
-    let startTime: Int64
 
     /// Validates `tree` and prepares to serve it.
+    /// - Parameters:
+    ///   - uid: the owner of nodes that do not declare one; `gid` likewise.
+    ///   - staticTimeout: how long the kernel may cache declared (never changing) nodes.
     public init(tree: Tree, uid: UInt32 = 0, gid: UInt32 = 0, staticTimeout: Double = 3600) throws(TreeValidationError) {
         try TreeValidator.validate(tree.content, at: "/")
-        self.uid = uid
-        self.gid = gid
-        self.staticTimeout = staticTimeout
-        startTime = Int64(time(nil))
-        let root = Vnode(ino: Dispatcher.rootID, parentIno: Dispatcher.rootID, node: tree.root, token: nil, created: startTime)
-        inodes.insert(root)
+        self.tree = ServedTree(root: tree.root, uid: uid, gid: gid, staticTimeout: staticTimeout)
     }
 
     /// Called (from the thread that removed it) after a dynamic entry disappears, so a
     /// driver can drop the kernel's cached dentry. Must not block.
     public func onEntryRemoved(_ handler: @escaping @Sendable (_ parent: UInt64, _ name: String) -> Void) {
-        removalHandler.withLock { $0 = RemovalHandler(call: handler) }
-    }
-
-    // MARK: - Nodes
-
-    func vnode(_ ino: UInt64) throws(Errno) -> Vnode {
-        guard let vnode = inodes[ino], vnode.isLive else { throw .staleNFSFileHandle }
-        return vnode
-    }
-
-    private func allocateIno() -> UInt64 {
-        nextIno.wrappingAdd(1, ordering: .relaxed).oldValue
+        tree.onEntryRemoved(handler)
     }
 
     func allocateFileID() -> UInt64 {
         nextFileID.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
-    private func makeVnode(parent: Vnode, node: Node, token: EntryToken?) -> Vnode {
-        let vnode = Vnode(
-            ino: allocateIno(), parentIno: parent.ino, node: node, token: token,
-            created: token == nil ? startTime : Int64(time(nil)))
-        inodes.insert(vnode)
-        return vnode
-    }
-
-    /// The declared children of a directory vnode, built on first use; no lock afterwards.
-    func declaredChildren(of directory: Vnode) throws(Errno) -> DeclaredChildren {
-        if let built = directory.declaredChildren.load() { return built }
-        guard case .directory(let content) = directory.node.kind else { throw .notDirectory }
-        var declared: [Vnode] = []
-        var dynamic: (any DynamicSource)?
-        for node in content.children {
-            if case .dynamic(let source) = node.kind {
-                dynamic = source
-            } else {
-                declared.append(makeVnode(parent: directory, node: node, token: directory.token))
-            }
-        }
-        let built = DeclaredChildren(list: declared, dynamic: dynamic)
-        let winner = directory.declaredChildren.storeIfNil(built)
-        if winner !== built {
-            // Another thread built them meanwhile: keep its vnodes, drop ours.
-            inodes.remove(declared.map(\.ino))
-        }
-        return winner
-    }
-
-    /// The live child `name` of `directory`, creating the vnode of a dynamic entry on first lookup.
-    func child(of directory: Vnode, named name: String) throws(Errno) -> Vnode {
-        let children = try declaredChildren(of: directory)
-        if let declared = children.byName[name] { return declared }
-        guard let source = children.dynamic else { throw .noSuchFileOrDirectory }
-        if let cached = directory.dynamicChildren.withLock({ $0.byName[name] }), cached.isLive { return cached }
-        guard TreeValidator.isValidName(name), let entry = source.resolve(name) else {
-            throw .noSuchFileOrDirectory
-        }
-        return adopt(entry, named: name, from: source, in: directory)
-    }
-
-    private func adopt(_ entry: ResolvedEntry, named name: String, from source: any DynamicSource, in directory: Vnode) -> Vnode {
-        let node = Node(
-            name: name, kind: .directory(DirectoryContent(deferred: entry.content)),
-            summary: source.entrySummary, permissions: source.permissions, owner: nil)
-        let token = Self.liveness(of: entry.token, under: directory.token)
-        let vnode = makeVnode(parent: directory, node: node, token: token)
-        let winner = directory.dynamicChildren.withLock { children -> Vnode in
-            // A live vnode under this name stands for the entry now live under it.
-            if let existing = children.byName[name], existing.isLive {
-                return existing
-            }
-            children.byName[name] = vnode
-            children.inoBySerial[entry.serial] = vnode.ino
-            return vnode
-        }
-        if winner !== vnode {
-            inodes.remove([vnode.ino])
-            return winner
-        }
-        token.onDeath { [weak self, weak directory] in
-            guard let self, let directory else { return }
-            self.entryDied(vnode, name: name, serial: entry.serial, in: directory)
-        }
-        return vnode
-    }
-
-    /// The liveness of an entry inside another dynamic entry: it dies with either.
-    private static func liveness(of entry: EntryToken, under enclosing: EntryToken?) -> EntryToken {
-        guard let enclosing else { return entry }
-        let token = EntryToken(parent: enclosing)
-        entry.onDeath { [weak token] in token?.kill() }
-        enclosing.onDeath { [weak token] in token?.kill() }
-        return token
-    }
-
-    /// Forgets a removed entry's vnodes (their inode numbers then answer `ESTALE`).
-    private func entryDied(_ vnode: Vnode, name: String, serial: UInt64, in directory: Vnode) {
-        directory.dynamicChildren.withLock { children in
-            if children.byName[name] === vnode { children.byName[name] = nil }
-            if children.inoBySerial[serial] == vnode.ino { children.inoBySerial[serial] = nil }
-        }
-        var doomed: [UInt64] = []
-        var stack = [vnode]
-        while let next = stack.popLast() {
-            doomed.append(next.ino)
-            if let declared = next.declaredChildren.load() { stack.append(contentsOf: declared.list) }
-            stack.append(contentsOf: next.dynamicChildren.withLock { Array($0.byName.values) })
-        }
-        inodes.remove(doomed)
-        // Inside an entry that died too, the kernel forgets the whole directory anyway.
-        if directory.isLive { removalHandler.withLock { $0 }?.call(directory.ino, name) }
-    }
-
-    // MARK: - Attributes
-
-    func attributes(of vnode: Vnode) -> Attributes {
-        let owner = vnode.node.owner
-        let isDirectory = vnode.node.isDirectory
-        return Attributes(
-            ino: vnode.ino,
-            mode: (isDirectory ? 0o040000 : 0o100000) | UInt32(vnode.permissions),
-            nlink: isDirectory ? 2 : 1,
-            uid: owner?.uid ?? uid,
-            gid: owner?.gid ?? gid,
-            size: isDirectory ? 0 : 4096,
-            seconds: vnode.created,
-            timeout: vnode.token == nil ? staticTimeout : 0)
-    }
+    // MARK: - Names and attributes
 
     /// Resolves `name` in directory `parent`.
     public func lookup(parent: UInt64, name: String) throws(Errno) -> Attributes {
-        let directory = try vnode(parent)
-        if name == "." { return attributes(of: directory) }
-        if name == ".." { return attributes(of: try vnode(directory.parentIno)) }
-        return attributes(of: try child(of: directory, named: name))
+        let directory = try tree.vnode(parent)
+        if name == "." { return tree.attributes(of: directory) }
+        if name == ".." { return tree.attributes(of: try tree.vnode(directory.parentIno)) }
+        return tree.attributes(of: try tree.child(of: directory, named: name))
     }
 
     public func getattr(_ ino: UInt64) throws(Errno) -> Attributes {
-        attributes(of: try vnode(ino))
+        tree.attributes(of: try tree.vnode(ino))
     }
 
     /// Only truncation to size 0 of a writable file is accepted (and does nothing);
     /// chmod, chown, utimes and other sizes are `EPERM`.
     public func setattr(_ ino: UInt64, size: Int64?, otherChanges: Bool) throws(Errno) -> Attributes {
-        let node = try vnode(ino)
+        let node = try tree.vnode(ino)
         guard !otherChanges else { throw .notPermitted }
         if let size {
             guard size == 0, node.behavior?.writer != nil else { throw .notPermitted }
         }
-        return attributes(of: node)
+        return tree.attributes(of: node)
     }
 
-    /// Creating, removing, renaming and linking are refused everywhere.
-    public func modifyNamespace() throws(Errno) -> Never {
-        throw .notPermitted
+    /// The errno that answers a change to a directory's entries: creating, removing,
+    /// renaming and linking are refused everywhere (`EPERM`) — under a removed entry, `ESTALE`.
+    public func refuse(_ change: NamespaceChange) -> Errno {
+        var directories = [change.directory]
+        if case .rename(_, _, let target, _) = change { directories.append(target) }
+        for ino in directories {
+            do throws(Errno) { _ = try tree.vnode(ino) } catch { return error }
+        }
+        return .notPermitted
+    }
+}
+
+/// A change to a directory's entries: what the kernel asks for on `creat`, `mkdir`,
+/// `mknod`, `unlink`, `rmdir`, `rename`, `link` and `symlink`.
+public enum NamespaceChange: Sendable, Hashable {
+    case create(in: UInt64, name: String)
+    case makeDirectory(in: UInt64, name: String)
+    case remove(from: UInt64, name: String)
+    case removeDirectory(from: UInt64, name: String)
+    case rename(from: UInt64, name: String, to: UInt64, newName: String)
+    case link(UInt64, into: UInt64, name: String)
+    case symlink(in: UInt64, name: String, target: String)
+
+    /// The directory whose entries would change (for `rename`, the source).
+    public var directory: UInt64 {
+        switch self {
+        case .create(let directory, _), .makeDirectory(let directory, _), .remove(let directory, _),
+            .removeDirectory(let directory, _), .rename(let directory, _, _, _), .link(_, let directory, _),
+            .symlink(let directory, _, _):
+            directory
+        }
     }
 }

@@ -62,7 +62,7 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
     /// Adds an entry at the end (replacing, and so invalidating, an entry of the same key).
     public func insert(_ value: Value, for key: Key) {
         let name = key.pathName
-        let listed = TreeValidator.isValidName(name) ? name : nil
+        let listed = FileName.isValid(name) ? name : nil
         let replaced = state.withLock { state -> Entry? in
             let entry = Entry(value: value, token: EntryToken(parent: nil), serial: state.nextSerial)
             state.nextSerial += 1

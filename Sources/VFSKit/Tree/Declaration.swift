@@ -27,10 +27,10 @@ public struct Declaration: Sendable {
         name = node.name
         summary = node.summary
         owner = node.owner
+        permissions = node.effectivePermissions
         switch node.kind {
         case .file(let behavior):
             kind = .file
-            permissions = node.permissions ?? behavior.defaultPermissions
             isReadable = behavior.reader != nil
             isWritable = behavior.writer != nil
             isPollable = behavior.poll != nil
@@ -38,12 +38,10 @@ public struct Declaration: Sendable {
             children = []
         case .directory(let content):
             kind = .directory
-            permissions = node.permissions ?? 0o555
             (isReadable, isWritable, isPollable, writeLimit) = (true, false, false, 0)
             children = content.children.map(Declaration.init)
         case .dynamic(let source):
             kind = .dynamic(placeholder: source.placeholder)
-            permissions = source.permissions
             (isReadable, isWritable, isPollable, writeLimit) = (true, false, false, 0)
             children = source.exampleContent().map(Declaration.init)
         }

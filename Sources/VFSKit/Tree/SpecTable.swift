@@ -47,16 +47,15 @@ extension Tree {
         let none = "—"
         switch node.kind {
         case .file(let behavior):
-            let permissions = node.permissions ?? behavior.defaultPermissions
             let types = [behavior.reader?.typeName, behavior.writer?.typeName].map { $0 ?? none }
             rows.append(SpecRow(
-                path: path, mode: "file " + octal(permissions),
+                path: path, mode: "file " + octal(node.effectivePermissions),
                 read: behavior.reader?.help ?? none, write: behavior.writer?.help ?? none,
                 poll: behavior.poll?.help ?? none, type: types.joined(separator: " / "), description: node.summary))
         case .directory(let content):
-            directoryRows(path: path, permissions: node.permissions ?? 0o555, summary: node.summary, children: content.children, into: &rows)
+            directoryRows(path: path, permissions: node.effectivePermissions, summary: node.summary, children: content.children, into: &rows)
         case .dynamic(let source):
-            directoryRows(path: path, permissions: source.permissions, summary: source.entrySummary, children: source.exampleContent(), into: &rows)
+            directoryRows(path: path, permissions: node.effectivePermissions, summary: source.entrySummary, children: source.exampleContent(), into: &rows)
         }
     }
 

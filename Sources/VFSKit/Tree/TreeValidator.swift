@@ -42,14 +42,8 @@ enum TreeValidator {
     }
 
     private static func validateName(_ name: String, at path: String) throws(TreeValidationError) {
-        guard isValidName(name) else {
+        guard FileName.isValid(name) else {
             throw TreeValidationError(path: path, problem: "\"\(name)\" is not a valid file name")
         }
-    }
-
-    /// A name one directory entry can have: not empty, `.` or `..`, no `/` or NUL, at most 255 bytes.
-    static func isValidName(_ name: String) -> Bool {
-        !(name.isEmpty || name == "." || name == ".." || name.utf8.count > 255 || name.utf8.contains(0x2f)
-            || name.utf8.contains(0))
     }
 }

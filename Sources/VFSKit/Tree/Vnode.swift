@@ -30,15 +30,6 @@ final class Vnode: Sendable {
         if case .file(let behavior) = node.kind { return behavior }
         return nil
     }
-
-    var permissions: UInt16 {
-        if let permissions = node.permissions { return permissions }
-        switch node.kind {
-        case .file(let behavior): return behavior.defaultPermissions
-        case .directory: return 0o555
-        case .dynamic(let source): return source.permissions
-        }
-    }
 }
 
 /// The declared children of a served directory: fixed once built.

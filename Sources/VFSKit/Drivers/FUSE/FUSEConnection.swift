@@ -4,27 +4,22 @@ import Glibc
 import Synchronization
 import SystemPackage
 
-/// What the libfuse callbacks reach through the session's userdata: the
-/// dispatcher, the requests whose handlers suspended, and whether the session
-/// may still be written to.
+/// What the libfuse callbacks reach through the session's userdata: the dispatcher, the
+/// requests that wait for a later answer, and whether the session may still be written to.
 ///
-/// A reply sent from inside a callback is always safe (the session outlives
-/// its worker threads). A reply that arrives later, from another thread, goes
-/// through `deliver`, which sends it only while the request is registered
-/// here: after `close()` the session may be gone, and late replies are dropped.
+/// A reply sent from inside a callback is always safe (the session outlives its worker
+/// threads). A reply that comes later, from another thread, goes through a parked request,
+/// sent only while it is registered here: after `close()` the session may be gone, so
+/// late replies are dropped (`close()` answered them).
 final class FUSEConnection: Sendable {
     let dispatcher: Dispatcher
 
     private struct Parked {
         var isOpen = true
-        /// Suspended requests by `fuse_req_t` address, each with the retained
-        /// `PendingRequest` its interrupt callback holds.
-        var requests: [UInt: PendingRequest] = [:]
+        var requests: [ObjectIdentifier: ParkedRequest] = [:]
     }
 
     private let parked = Mutex(Parked())
-    /// Parked requests, plus one once closed: zero lets a reply skip the lock.
-    private let slowPathUsers = Atomic<Int>(0)
     /// The session, while notifications may be written to it.
     private let notificationTarget = Mutex<SessionHandle?>(nil)
     /// Entry invalidations wait for the kernel's directory lock: never on a caller's thread.
@@ -34,37 +29,37 @@ final class FUSEConnection: Sendable {
         self.dispatcher = dispatcher
     }
 
-    /// Registers a request whose handler suspended, hooks up the kernel's
-    /// interrupt, then lets the dispatcher deliver its reply.
-    func park(_ request: FUSERequest, _ pending: PendingRequest) {
-        parked.withLock { $0.requests[request.key] = pending }
-        slowPathUsers.add(1, ordering: .sequentiallyConsistent)
-        fuse_req_interrupt_func(request.raw, fuseInterrupted, Unmanaged.passRetained(pending).toOpaque())
-        pending.armed()
+    /// The connection a request belongs to.
+    static func of(_ raw: OpaquePointer) -> FUSEConnection {
+        Unmanaged<FUSEConnection>.fromOpaque(fuse_req_userdata(raw)!).takeUnretainedValue()
     }
 
-    /// Sends a handler's reply: at once for a request answered inside its
-    /// callback, after detaching the interrupt hook for a parked one, and not
-    /// at all for a parked request that `close()` already answered.
-    func deliver(_ request: FUSERequest, _ send: (FUSERequest) -> Void) {
-        if slowPathUsers.load(ordering: .sequentiallyConsistent) == 0 {
-            send(request)
-            return
+    /// Keeps a request that will be answered later: hooks up the kernel's interrupt (which
+    /// reaches `onInterrupt` off libfuse's thread) and returns the reply that answers it
+    /// once, through `send`, unless `close()` answered it first.
+    func park<Value: Sendable>(
+        _ raw: OpaquePointer, onInterrupt: @escaping @Sendable () -> Void,
+        send: @escaping @Sendable (OpaquePointer, Result<Value, Errno>) -> Void
+    ) -> LaterReply<Value> {
+        let request = ParkedRequest(raw: raw, onInterrupt: onInterrupt)
+        parked.withLock { $0.requests[ObjectIdentifier(request)] = request }
+        // The interrupt callback's reference, released once the request is answered.
+        fuse_req_interrupt_func(raw, fuseInterrupted, Unmanaged.passRetained(request).toOpaque())
+        return LaterReply { [self] result in
+            answer(request) { send($0, result) }
         }
-        let released = parked.withLock { table -> PendingRequest? in
-            if let pending = table.requests.removeValue(forKey: request.key) {
-                // Waits for a running interrupt callback: it holds the request's lock.
-                fuse_req_interrupt_func(request.raw, nil, nil)
-                send(request)
-                return pending
-            }
-            if table.isOpen { send(request) } // answered inside its callback
-            return nil
+    }
+
+    /// Answers a parked request with `send`, unless `close()` already did.
+    private func answer(_ request: ParkedRequest, _ send: (OpaquePointer) -> Void) {
+        let answered = parked.withLock { table -> Bool in
+            guard table.requests.removeValue(forKey: ObjectIdentifier(request)) != nil else { return false }
+            // Waits for a running interrupt callback (it holds the request's lock; it only hops).
+            fuse_req_interrupt_func(request.raw, nil, nil)
+            send(request.raw)
+            return true
         }
-        if let released {
-            slowPathUsers.subtract(1, ordering: .sequentiallyConsistent)
-            Unmanaged.passUnretained(released).release()
-        }
+        if answered { Unmanaged.passUnretained(request).release() }
     }
 
     /// Lets notifications reach the kernel once the session is mounted.
@@ -91,37 +86,46 @@ final class FUSEConnection: Sendable {
         }
     }
 
-    /// Once the session loop has ended: answers every parked request with
-    /// `error`, cancels its handler, and stops all further writes to the session.
+    /// Once the session loop has ended: answers every parked request with `error`, stops
+    /// its handler, and stops all further writes to the session.
     func close(answering error: Errno = .ioError) {
-        slowPathUsers.add(1, ordering: .sequentiallyConsistent)
-        let abandoned = parked.withLock { table -> [PendingRequest] in
+        let abandoned = parked.withLock { table -> [ParkedRequest] in
             table.isOpen = false
             defer { table.requests = [:] }
-            for key in table.requests.keys {
-                let raw = OpaquePointer(bitPattern: key)!
-                fuse_req_interrupt_func(raw, nil, nil)
-                _ = fuse_reply_err(raw, error.rawValue)
+            for request in table.requests.values {
+                fuse_req_interrupt_func(request.raw, nil, nil)
+                _ = fuse_reply_err(request.raw, error.rawValue)
             }
             return Array(table.requests.values)
         }
-        slowPathUsers.subtract(abandoned.count, ordering: .sequentiallyConsistent)
         notificationTarget.withLock { $0 = nil }
-        for pending in abandoned {
-            pending.interrupt()
-            Unmanaged.passUnretained(pending).release()
+        for request in abandoned {
+            Unmanaged.passUnretained(request).release()
+            request.onInterrupt()
         }
     }
 
-    /// How many requests are parked (blocked in a handler) right now.
+    /// How many requests wait for a later answer right now.
     var parkedCount: Int { parked.withLock { $0.requests.count } }
 }
 
-/// The kernel interrupted a parked request (the caller got a signal). Runs on
-/// a libfuse worker with the request's lock held: `interrupt()` only cancels
-/// the handler's task, whose reply then comes from the task's own thread.
-/// (A reply sent synchronously from here would deadlock in `deliver`.)
+/// A request answered later: the kernel request and what stops its handler.
+final class ParkedRequest: @unchecked Sendable {
+    /// libfuse takes one reply per request from any thread; `FUSEConnection` guards it.
+    let raw: OpaquePointer
+    let onInterrupt: @Sendable () -> Void
+
+    init(raw: OpaquePointer, onInterrupt: @escaping @Sendable () -> Void) {
+        self.raw = raw
+        self.onInterrupt = onInterrupt
+    }
+}
+
+/// The kernel interrupted a parked request (the caller got a signal). libfuse calls this
+/// on its worker with the request's lock held, and answering takes that lock: so the
+/// handler is stopped from another thread, never from here.
 func fuseInterrupted(_ req: fuse_req_t?, _ data: UnsafeMutableRawPointer?) {
     guard let data else { return }
-    Unmanaged<PendingRequest>.fromOpaque(data).takeUnretainedValue().interrupt()
+    let request = Unmanaged<ParkedRequest>.fromOpaque(data).takeUnretainedValue()
+    DispatchQueue.global().async { request.onInterrupt() }
 }

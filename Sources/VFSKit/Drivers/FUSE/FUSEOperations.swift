@@ -29,14 +29,30 @@ func fuseOperations() -> fuse_lowlevel_ops {
     ops.releasedir = fuseReleasedir
     ops.poll = fusePoll
     ops.statfs = fuseStatfs
-    ops.mknod = { req, _, _, _, _ in FUSERequest(req).fail(.notPermitted) }
-    ops.mkdir = { req, _, _, _ in FUSERequest(req).fail(.notPermitted) }
-    ops.unlink = { req, _, _ in FUSERequest(req).fail(.notPermitted) }
-    ops.rmdir = { req, _, _ in FUSERequest(req).fail(.notPermitted) }
-    ops.symlink = { req, _, _, _ in FUSERequest(req).fail(.notPermitted) }
-    ops.rename = { req, _, _, _, _, _ in FUSERequest(req).fail(.notPermitted) }
-    ops.link = { req, _, _, _ in FUSERequest(req).fail(.notPermitted) }
-    ops.create = { req, _, _, _, _ in FUSERequest(req).fail(.notPermitted) }
+    ops.mknod = { req, parent, name, _, _ in
+        refuse(req) { .create(in: parent, name: String(cString: name!)) }
+    }
+    ops.mkdir = { req, parent, name, _ in
+        refuse(req) { .makeDirectory(in: parent, name: String(cString: name!)) }
+    }
+    ops.unlink = { req, parent, name in
+        refuse(req) { .remove(from: parent, name: String(cString: name!)) }
+    }
+    ops.rmdir = { req, parent, name in
+        refuse(req) { .removeDirectory(from: parent, name: String(cString: name!)) }
+    }
+    ops.symlink = { req, target, parent, name in
+        refuse(req) { .symlink(in: parent, name: String(cString: name!), target: String(cString: target!)) }
+    }
+    ops.rename = { req, parent, name, newParent, newName, _ in
+        refuse(req) { .rename(from: parent, name: String(cString: name!), to: newParent, newName: String(cString: newName!)) }
+    }
+    ops.link = { req, ino, newParent, newName in
+        refuse(req) { .link(ino, into: newParent, name: String(cString: newName!)) }
+    }
+    ops.create = { req, parent, name, _, _ in
+        refuse(req) { .create(in: parent, name: String(cString: name!)) }
+    }
     ops.setxattr = { req, _, _, _, _, _ in FUSERequest(req).fail(.notPermitted) }
     ops.removexattr = { req, _, _ in FUSERequest(req).fail(.notPermitted) }
     return ops
@@ -48,6 +64,13 @@ func fuseInit(_ userdata: UnsafeMutableRawPointer?, _ conn: UnsafeMutablePointer
     conn.pointee.want &= ~UInt32(FUSE_CAP_ATOMIC_O_TRUNC)
 }
 
+/// A namespace change, refused by the dispatcher (`EPERM`, or `ESTALE` under a removed entry).
+private func refuse(_ req: fuse_req_t?, _ change: () -> NamespaceChange) {
+    let request = FUSERequest(req)
+    let errno = request.connection.dispatcher.refuse(change())
+    request.fail(errno)
+}
+
 /// The open file behind a kernel file handle (see `fuseOpen`).
 private func openFile(_ fi: UnsafeMutablePointer<fuse_file_info>?) -> OpenFile {
     Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeUnretainedValue()
@@ -55,11 +78,8 @@ private func openFile(_ fi: UnsafeMutablePointer<fuse_file_info>?) -> OpenFile {
 
 private func fuseLookup(_ req: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?) {
     let request = FUSERequest(req)
-    do {
-        request.entry(try request.connection.dispatcher.lookup(parent: parent, name: String(cString: name!)))
-    } catch {
-        request.fail(error)
-    }
+    let dispatcher = request.connection.dispatcher
+    request.answer({ () throws(Errno) in try dispatcher.lookup(parent: parent, name: String(cString: name!)) }) { $0.entry($1) }
 }
 
 /// Inode numbers are never reused, so the kernel's lookup counts need no bookkeeping.
@@ -73,11 +93,8 @@ private func fuseForgetMulti(_ req: fuse_req_t?, _ count: Int, _ forgets: Unsafe
 
 private func fuseGetattr(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
     let request = FUSERequest(req)
-    do {
-        request.attributes(try request.connection.dispatcher.getattr(ino))
-    } catch {
-        request.fail(error)
-    }
+    let dispatcher = request.connection.dispatcher
+    request.answer({ () throws(Errno) in try dispatcher.getattr(ino) }) { $0.attributes($1) }
 }
 
 /// Only truncation survives: a size change may come with the time updates
@@ -88,12 +105,9 @@ private func fuseSetattr(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ attr: UnsafeMu
     let ownership = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID
     let times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME
     let otherChanges = toSet & ownership != 0 || (!changesSize && toSet & times != 0)
-    do {
-        let size = changesSize ? Int64(attr!.pointee.st_size) : nil
-        request.attributes(try request.connection.dispatcher.setattr(ino, size: size, otherChanges: otherChanges))
-    } catch {
-        request.fail(error)
-    }
+    let size = changesSize ? Int64(attr!.pointee.st_size) : nil
+    let dispatcher = request.connection.dispatcher
+    request.answer({ () throws(Errno) in try dispatcher.setattr(ino, size: size, otherChanges: otherChanges) }) { $0.attributes($1) }
 }
 
 /// Files are served with direct I/O (no page cache: every read reaches the
@@ -104,11 +118,10 @@ private func fuseOpen(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutable
     let request = FUSERequest(req)
     let dispatcher = request.connection.dispatcher
     let file: OpenFile
-    do {
+    do throws(Errno) {
         file = try dispatcher.open(ino, flags: fi!.pointee.flags, caller: request.caller)
     } catch {
-        request.fail(error)
-        return
+        return request.fail(error)
     }
     var flags = UInt32(FOPEN_DIRECT_IO) | UInt32(FOPEN_NOFLUSH)
     if file.isWritable { flags |= UInt32(FOPEN_PARALLEL_DIRECT_WRITES) }
@@ -121,31 +134,15 @@ private func fuseOpen(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutable
 
 private func fuseRead(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
     let request = FUSERequest(req)
-    let connection = request.connection
-    let dispatched = connection.dispatcher.read(openFile(fi), offset: Int64(offset), size: size, caller: request.caller) { result in
-        connection.deliver(request) { request in
-            switch result {
-            case .success(let bytes): request.bytes(bytes)
-            case .failure(let error): request.fail(error)
-            }
-        }
-    }
-    if case .pending(let pending) = dispatched { connection.park(request, pending) }
+    let (dispatcher, caller) = (request.connection.dispatcher, request.caller)
+    dispatcher.read(openFile(fi), offset: Int64(offset), size: size, caller: caller, reply: request.reply(ReadAnswer.self))
 }
 
 private func fuseWrite(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ buffer: UnsafePointer<CChar>?, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
     let request = FUSERequest(req)
-    let connection = request.connection
+    let (dispatcher, caller) = (request.connection.dispatcher, request.caller)
     let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: size))
-    let dispatched = connection.dispatcher.write(openFile(fi), offset: Int64(offset), bytes: bytes, caller: request.caller) { result in
-        connection.deliver(request) { request in
-            switch result {
-            case .success(let count): request.written(count)
-            case .failure(let error): request.fail(error)
-            }
-        }
-    }
-    if case .pending(let pending) = dispatched { connection.park(request, pending) }
+    dispatcher.write(openFile(fi), offset: Int64(offset), bytes: bytes, caller: caller, reply: request.reply(WriteAnswer.self))
 }
 
 private func fuseFlush(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
@@ -161,12 +158,12 @@ private func fuseRelease(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMuta
 
 private func fuseOpendir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
     let request = FUSERequest(req)
-    do {
+    do throws(Errno) {
         try request.connection.dispatcher.opendir(ino, caller: request.caller)
-        _ = request.opened(fh: 0, flags: 0)
     } catch {
-        request.fail(error)
+        return request.fail(error)
     }
+    _ = request.opened(fh: 0, flags: 0)
 }
 
 /// Fills the kernel's buffer (the getdents size, up to 1 MiB) with as many
@@ -183,13 +180,10 @@ private func fuseReaddir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ o
     var st = stat()
     filling: while true {
         let entries: [DirectoryEntry]
-        do {
+        do throws(Errno) {
             entries = try dispatcher.readdir(ino, after: cookie, limit: max(1, (size - used) / 64))
         } catch {
-            if used == 0 {
-                request.fail(error)
-                return
-            }
+            if used == 0 { return request.fail(error) }
             break
         }
         if entries.isEmpty { break }
@@ -204,7 +198,7 @@ private func fuseReaddir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ o
             cookie = entry.cookie
         }
     }
-    _ = fuse_reply_buf(request.raw, buffer, used)
+    request.buffer(buffer, count: used)
 }
 
 private func fuseReleasedir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
@@ -216,11 +210,8 @@ private func fusePoll(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutable
     let request = FUSERequest(req)
     let connection = request.connection
     let waker = handle.map { FUSEPollWaker($0, connection: connection) }
-    do {
-        request.poll(try connection.dispatcher.poll(openFile(fi), caller: request.caller, waker: waker))
-    } catch {
-        request.fail(error)
-    }
+    let caller = request.caller
+    request.answer({ () throws(Errno) in try connection.dispatcher.poll(openFile(fi), caller: caller, waker: waker) }) { $0.poll($1) }
 }
 
 private func fuseStatfs(_ req: fuse_req_t?, _ ino: fuse_ino_t) {

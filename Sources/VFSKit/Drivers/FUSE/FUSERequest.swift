@@ -2,17 +2,16 @@ import CFUSE
 import Glibc
 import SystemPackage
 
-/// One kernel request. libfuse takes exactly one reply per request, from any
-/// thread, which is what makes sending the pointer across threads sound.
-struct FUSERequest: @unchecked Sendable {
+/// One kernel request, answered exactly once: every reply consumes it, and one dropped
+/// unanswered answers `EIO` (and logs). libfuse takes exactly one reply per request, from
+/// any thread.
+struct FUSERequest: ~Copyable {
     let raw: OpaquePointer
 
     init(_ raw: fuse_req_t?) { self.raw = raw! }
 
     /// The state reached through `fuse_session_new`'s userdata.
-    var connection: FUSEConnection {
-        Unmanaged<FUSEConnection>.fromOpaque(fuse_req_userdata(raw)!).takeUnretainedValue()
-    }
+    var connection: FUSEConnection { FUSEConnection.of(raw) }
 
     /// Who sent it: the kernel reports the calling thread's id as `pid`.
     var caller: Caller {
@@ -20,49 +19,126 @@ struct FUSERequest: @unchecked Sendable {
         return Caller(uid: context.uid, gid: context.gid, threadID: context.pid)
     }
 
-    var key: UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(raw))) }
+    /// The request, for a reply that libfuse sends in another form.
+    private consuming func take() -> OpaquePointer {
+        let raw = self.raw
+        discard self
+        return raw
+    }
 
-    // MARK: Replies (each consumes the request)
+    deinit {
+        VFSKitLog.unanswered("a FUSE request was dropped unanswered")
+        _ = fuse_reply_err(raw, EIO)
+    }
 
-    func fail(_ error: Errno) { _ = fuse_reply_err(raw, error.rawValue) }
+    // MARK: Replies
 
-    func succeed() { _ = fuse_reply_err(raw, 0) }
+    consuming func fail(_ error: Errno) { _ = fuse_reply_err(take(), error.rawValue) }
 
-    func none() { fuse_reply_none(raw) }
+    consuming func succeed() { _ = fuse_reply_err(take(), 0) }
 
-    func entry(_ attributes: Attributes) {
+    consuming func none() { fuse_reply_none(take()) }
+
+    /// Answers with `body`'s value through `send`, or with the errno it throws.
+    consuming func answer<Value>(
+        _ body: () throws(Errno) -> Value, _ send: (consuming FUSERequest, Value) -> Void
+    ) {
+        let value: Value
+        do throws(Errno) {
+            value = try body()
+        } catch {
+            return fail(error)
+        }
+        send(self, value)
+    }
+
+    consuming func entry(_ attributes: Attributes) {
         var entry = fuse_entry_param()
         entry.ino = attributes.ino
         entry.generation = 0 // inode numbers are never reused
         entry.attr = attributes.stat
         entry.attr_timeout = attributes.timeout
         entry.entry_timeout = attributes.timeout
-        _ = fuse_reply_entry(raw, &entry)
+        _ = fuse_reply_entry(take(), &entry)
     }
 
-    func attributes(_ attributes: Attributes) {
+    consuming func attributes(_ attributes: Attributes) {
         var st = attributes.stat
-        _ = fuse_reply_attr(raw, &st, attributes.timeout)
+        _ = fuse_reply_attr(take(), &st, attributes.timeout)
     }
 
-    func bytes(_ bytes: ArraySlice<UInt8>) {
-        _ = bytes.withUnsafeBytes { fuse_reply_buf(raw, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
+    /// Answers with the first `count` bytes at `buffer`.
+    consuming func buffer(_ buffer: UnsafePointer<CChar>, count: Int) {
+        _ = fuse_reply_buf(take(), buffer, count)
     }
-
-    func written(_ count: Int) { _ = fuse_reply_write(raw, count) }
 
     /// Answers an open with raw kernel flags; false when the request is gone
     /// (the kernel never saw `fh`, so the caller must release it).
-    func opened(fh: UInt64, flags: UInt32) -> Bool { ukp_reply_open(raw, fh, flags) == 0 }
+    consuming func opened(fh: UInt64, flags: UInt32) -> Bool { ukp_reply_open(take(), fh, flags) == 0 }
 
-    func poll(_ events: PollEvents) { _ = fuse_reply_poll(raw, events.rawValue) }
+    consuming func poll(_ events: PollEvents) { _ = fuse_reply_poll(take(), events.rawValue) }
 
-    func statfs() {
+    consuming func statfs() {
         var info = statvfs()
         info.f_bsize = 4096
         info.f_frsize = 4096
         info.f_namemax = 255
-        _ = fuse_reply_statfs(raw, &info)
+        _ = fuse_reply_statfs(take(), &info)
+    }
+
+    /// The request as the `Reply` of a read or a write, for the dispatcher.
+    consuming func reply<Answer: FUSEAnswer>(_ answer: Answer.Type) -> FUSEReply<Answer> {
+        FUSEReply(take())
+    }
+}
+
+/// How a successful read or write is answered.
+protocol FUSEAnswer: SendableMetatype {
+    associatedtype Value: Sendable
+    static func send(_ value: Value, to raw: OpaquePointer)
+}
+
+/// A read answers its bytes.
+enum ReadAnswer: FUSEAnswer {
+    static func send(_ value: ArraySlice<UInt8>, to raw: OpaquePointer) {
+        _ = value.withUnsafeBytes { fuse_reply_buf(raw, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
+    }
+}
+
+/// A write answers how many bytes it took.
+enum WriteAnswer: FUSEAnswer {
+    static func send(_ value: Int, to raw: OpaquePointer) { _ = fuse_reply_write(raw, value) }
+}
+
+/// A read or write request as the dispatcher answers it: now, on the receiving thread, or
+/// later through a `LaterReply` that the connection keeps until it is answered.
+struct FUSEReply<Answer: FUSEAnswer>: Reply, ~Copyable {
+    private let raw: OpaquePointer
+
+    fileprivate init(_ raw: OpaquePointer) { self.raw = raw }
+
+    consuming func send(_ result: Result<Answer.Value, Errno>) {
+        let raw = self.raw
+        discard self
+        Self.send(result, to: raw)
+    }
+
+    consuming func answerLater(onInterrupt: @escaping @Sendable () -> Void) -> LaterReply<Answer.Value> {
+        let raw = self.raw
+        discard self
+        return FUSEConnection.of(raw).park(raw, onInterrupt: onInterrupt) { raw, result in Self.send(result, to: raw) }
+    }
+
+    private static func send(_ result: Result<Answer.Value, Errno>, to raw: OpaquePointer) {
+        switch result {
+        case .success(let value): Answer.send(value, to: raw)
+        case .failure(let error): _ = fuse_reply_err(raw, error.rawValue)
+        }
+    }
+
+    deinit {
+        VFSKitLog.unanswered("a FUSE read or write was dropped unanswered")
+        _ = fuse_reply_err(raw, EIO)
     }
 }
 

@@ -60,7 +60,7 @@ public final class FUSEServer: Sendable {
             return session
         }
         guard let session else { return }
-        var poker: pthread_t?
+        var poker: DedicatedThread?
         if !stopper.isStopRequested {
             poker = stopper.startWatching(session)
             _ = ukp_session_loop_mt(session.raw, UInt32(clamping: options.maxThreads), 0)
@@ -112,9 +112,9 @@ public final class FUSEServer: Sendable {
         return SessionHandle(raw: session)
     }
 
-    private func unmount(_ session: SessionHandle, joining poker: pthread_t? = nil) {
+    private func unmount(_ session: SessionHandle, joining poker: DedicatedThread? = nil) {
         fuse_session_unmount(session.raw) // closes the device: a pending poke returns
-        if let poker { pthread_join(poker, nil) }
+        poker?.join()
         fuse_session_destroy(session.raw)
     }
 }
@@ -159,8 +159,8 @@ final class LoopStopper: @unchecked Sendable {
     }
 
     /// Starts the thread that waits for `requestStop()`; joined after unmount.
-    func startWatching(_ session: SessionHandle) -> pthread_t? {
-        startThread { [self] in
+    func startWatching(_ session: SessionHandle) -> DedicatedThread? {
+        DedicatedThread.start { [self] in
             let root = ukp_open_path(mountpoint)
             defer { if root >= 0 { close(root) } }
             while sem_wait(semaphore) != 0 && errno == EINTR {}
@@ -170,26 +170,6 @@ final class LoopStopper: @unchecked Sendable {
             _ = root >= 0 ? fstatvfs(root, &info) : statvfs(mountpoint, &info)
         }
     }
-}
-
-private final class ThreadBody {
-    let run: @Sendable () -> Void
-    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-}
-
-/// A plain joinable pthread (the stop helper must not occupy a pool thread).
-func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
-    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    var thread = pthread_t()
-    let result = pthread_create(&thread, nil, { context in
-        Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().run()
-        return nil
-    }, context)
-    guard result == 0 else {
-        Unmanaged<ThreadBody>.fromOpaque(context).release()
-        return nil
-    }
-    return thread
 }
 
 func errnoDescription(_ code: Int32) -> String { String(cString: strerror(code)) }

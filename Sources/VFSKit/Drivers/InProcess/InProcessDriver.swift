@@ -60,9 +60,9 @@ public final class InProcessDriver: Sendable {
 
     public func read(_ handle: Handle, size: Int = 4096, offset: Int64 = 0) async throws(Errno) -> [UInt8] {
         let result = await perform { reply in
-            self.dispatcher.read(handle.file, offset: offset, size: size, caller: handle.caller) { reply($0.map(Array.init)) }
+            self.dispatcher.read(handle.file, offset: offset, size: size, caller: handle.caller, reply: reply)
         }
-        return try result.get()
+        return Array(try result.get())
     }
 
     /// Writes; suspends as long as the handler blocks.
@@ -110,30 +110,18 @@ public final class InProcessDriver: Sendable {
         return try await write(handle, Array(text.utf8))
     }
 
-    /// Dispatches a request and awaits its reply; cancellation interrupts it.
+    /// Dispatches a request and awaits its reply; cancelling the awaiting task interrupts it.
     private func perform<Value: Sendable>(
-        _ dispatch: @escaping @Sendable (@escaping @Sendable (Result<Value, Errno>) -> Void) -> Dispatched
+        _ dispatch: (consuming InProcessReply<Value>) -> Void
     ) async -> Result<Value, Errno> {
-        // The request once the dispatcher parked it, and whether the awaiting task was cancelled.
-        let state = Mutex<(request: PendingRequest?, cancelled: Bool)>((nil, false))
+        let request = InProcessRequest<Value>()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, Errno>, Never>) in
-                let outcome = dispatch { continuation.resume(returning: $0) }
-                if case .pending(let request) = outcome {
-                    let cancelled = state.withLock { state in
-                        state.request = request
-                        return state.cancelled
-                    }
-                    if cancelled { request.interrupt() }
-                    request.armed()
-                }
+                request.await(continuation)
+                dispatch(InProcessReply(request))
             }
         } onCancel: {
-            let request = state.withLock { state in
-                state.cancelled = true
-                return state.request
-            }
-            request?.interrupt()
+            request.interrupt()
         }
     }
 }

@@ -1,0 +1,164 @@
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A tree as it is served: its vnodes by inode number, made as the kernel looks names up
+/// (declared children once per directory, dynamic entries on first lookup), forgotten when
+/// their entry dies, and what `stat` shows for each.
+final class ServedTree: Sendable {
+    /// The root directory's inode number.
+    static let rootID: UInt64 = 1
+
+    /// The owner of nodes that do not declare one.
+    let uid: UInt32
+    let gid: UInt32
+    /// Entry and attribute cache timeout for declared (never changing) nodes.
+    let staticTimeout: Double
+    /// When serving started: the times of declared nodes.
+    let startTime: Int64
+
+    private let inodes = InodeTable()
+    private let nextIno = Atomic<UInt64>(ServedTree.rootID + 1)
+    /// Boxed: a closure stored directly as a `Mutex`'s value is re-abstracted on each
+    /// `withLock`, which writes it back wrapped in two more thunks, so every call grew the
+    /// chain (quadratic in removals, then a stack overflow). A struct field is not.
+    private struct RemovalHandler: Sendable {
+        let call: @Sendable (_ parent: UInt64, _ name: String) -> Void
+    }
+    private let removalHandler = Mutex<RemovalHandler?>(nil)
+
+    init(root: Node, uid: UInt32, gid: UInt32, staticTimeout: Double) {
+        self.uid = uid
+        self.gid = gid
+        self.staticTimeout = staticTimeout
+        startTime = Int64(time(nil))
+        inodes.insert(Vnode(ino: Self.rootID, parentIno: Self.rootID, node: root, token: nil, created: startTime))
+    }
+
+    /// Called (from the thread that removed it) after a dynamic entry disappears. Must not block.
+    func onEntryRemoved(_ handler: @escaping @Sendable (_ parent: UInt64, _ name: String) -> Void) {
+        removalHandler.withLock { $0 = RemovalHandler(call: handler) }
+    }
+
+    /// The live vnode `ino`; `ESTALE` when it is unknown or its entry died.
+    func vnode(_ ino: UInt64) throws(Errno) -> Vnode {
+        guard let vnode = inodes[ino], vnode.isLive else { throw .staleNFSFileHandle }
+        return vnode
+    }
+
+    private func makeVnode(parent: Vnode, node: Node, token: EntryToken?) -> Vnode {
+        let vnode = Vnode(
+            ino: nextIno.wrappingAdd(1, ordering: .relaxed).oldValue, parentIno: parent.ino, node: node, token: token,
+            created: token == nil ? startTime : Int64(time(nil)))
+        inodes.insert(vnode)
+        return vnode
+    }
+
+    // MARK: - Children
+
+    /// The declared children of a directory vnode, built on first use; no lock afterwards.
+    func declaredChildren(of directory: Vnode) throws(Errno) -> DeclaredChildren {
+        if let built = directory.declaredChildren.load() { return built }
+        guard case .directory(let content) = directory.node.kind else { throw .notDirectory }
+        var declared: [Vnode] = []
+        var dynamic: (any DynamicSource)?
+        for node in content.children {
+            if case .dynamic(let source) = node.kind {
+                dynamic = source
+            } else {
+                declared.append(makeVnode(parent: directory, node: node, token: directory.token))
+            }
+        }
+        let built = DeclaredChildren(list: declared, dynamic: dynamic)
+        let winner = directory.declaredChildren.storeIfNil(built)
+        if winner !== built {
+            // Another thread built them meanwhile: keep its vnodes, drop ours.
+            inodes.remove(declared.map(\.ino))
+        }
+        return winner
+    }
+
+    /// The live child `name` of `directory`, creating the vnode of a dynamic entry on first lookup.
+    func child(of directory: Vnode, named name: String) throws(Errno) -> Vnode {
+        let children = try declaredChildren(of: directory)
+        if let declared = children.byName[name] { return declared }
+        guard let source = children.dynamic else { throw .noSuchFileOrDirectory }
+        if let cached = directory.dynamicChildren.withLock({ $0.byName[name] }), cached.isLive { return cached }
+        guard FileName.isValid(name), let entry = source.resolve(name) else {
+            throw .noSuchFileOrDirectory
+        }
+        return adopt(entry, named: name, from: source, in: directory)
+    }
+
+    private func adopt(_ entry: ResolvedEntry, named name: String, from source: any DynamicSource, in directory: Vnode) -> Vnode {
+        let node = Node(
+            name: name, kind: .directory(DirectoryContent(deferred: entry.content)),
+            summary: source.entrySummary, permissions: source.permissions, owner: nil)
+        let token = Self.liveness(of: entry.token, under: directory.token)
+        let vnode = makeVnode(parent: directory, node: node, token: token)
+        let winner = directory.dynamicChildren.withLock { children -> Vnode in
+            // A live vnode under this name stands for the entry now live under it.
+            if let existing = children.byName[name], existing.isLive {
+                return existing
+            }
+            children.byName[name] = vnode
+            children.inoBySerial[entry.serial] = vnode.ino
+            return vnode
+        }
+        if winner !== vnode {
+            inodes.remove([vnode.ino])
+            return winner
+        }
+        token.onDeath { [weak self, weak directory] in
+            guard let self, let directory else { return }
+            self.entryDied(vnode, name: name, serial: entry.serial, in: directory)
+        }
+        return vnode
+    }
+
+    /// The liveness of an entry inside another dynamic entry: it dies with either.
+    private static func liveness(of entry: EntryToken, under enclosing: EntryToken?) -> EntryToken {
+        guard let enclosing else { return entry }
+        let token = EntryToken(parent: enclosing)
+        entry.onDeath { [weak token] in token?.kill() }
+        enclosing.onDeath { [weak token] in token?.kill() }
+        return token
+    }
+
+    /// Forgets a removed entry's vnodes (their inode numbers then answer `ESTALE`).
+    private func entryDied(_ vnode: Vnode, name: String, serial: UInt64, in directory: Vnode) {
+        directory.dynamicChildren.withLock { children in
+            if children.byName[name] === vnode { children.byName[name] = nil }
+            if children.inoBySerial[serial] == vnode.ino { children.inoBySerial[serial] = nil }
+        }
+        var doomed: [UInt64] = []
+        var stack = [vnode]
+        while let next = stack.popLast() {
+            doomed.append(next.ino)
+            if let declared = next.declaredChildren.load() { stack.append(contentsOf: declared.list) }
+            stack.append(contentsOf: next.dynamicChildren.withLock { Array($0.byName.values) })
+        }
+        inodes.remove(doomed)
+        // Inside an entry that died too, the kernel forgets the whole directory anyway.
+        if directory.isLive { removalHandler.withLock { $0 }?.call(directory.ino, name) }
+    }
+
+    // MARK: - Attributes
+
+    func attributes(of vnode: Vnode) -> Attributes {
+        let owner = vnode.node.owner
+        let isDirectory = vnode.node.isDirectory
+        return Attributes(
+            ino: vnode.ino,
+            mode: (isDirectory ? 0o040000 : 0o100000) | UInt32(vnode.node.effectivePermissions),
+            nlink: isDirectory ? 2 : 1,
+            uid: owner?.uid ?? uid,
+            gid: owner?.gid ?? gid,
+            size: isDirectory ? 0 : 4096,
+            seconds: vnode.created,
+            timeout: vnode.token == nil ? staticTimeout : 0)
+    }
+}
