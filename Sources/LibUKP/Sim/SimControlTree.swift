@@ -14,7 +14,7 @@ extension SimPlatform {
                         .write(InstanceState.self, "a state name: move it there (`Running`, `Draining`, `Stopping`, `Template`)") { _, state in
                             try self.setStatus(instance.key, to: state)
                         }
-                        .poll("POLLPRI\\|POLLIN on every state change", .changes { _ in try instance.value.statusChanged })
+                        .poll("POLLPRI|POLLIN on every state change", .changes { _ in try instance.value.statusChanged })
                     File("exit", permissions: 0o644, "The instance's exit")
                         .read("exit code once stopped") { _ in try instance.value.exitCode }
                         .write(Int32.self, "an integer: the instance exits with that code (`Draining`, `Stopping`, `Stopped`)") { _, code in

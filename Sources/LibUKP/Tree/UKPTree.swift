@@ -23,32 +23,23 @@ extension ForkEngine {
                 }
             File("generation", "This incarnation of the instance (like VMGenID): re-seed, rotate identities when it changes")
                 .read("this incarnation's UUID; new in every child") { _ in self.generation }
-                .poll("POLLPRI\\|POLLIN when it changes", .changes { _ in self.generationChanged })
+                .poll("POLLPRI|POLLIN when it changes", .changes { _ in self.generationChanged })
             Directory("vm", "This instance's children") {
                 ForEach(children, "one entry per live child UUID, in creation order",
                         entrySummary: "One child: delete-on-stop, kept for the retention period after it stops") { child in
+                    let stopped = Condition(when: { _ in try child.value.waitIsOver }, signalledBy: { _ in try child.value.waitChanged })
+                    let exited = Condition(when: { _ in try child.value.exitCode != nil }, signalledBy: { _ in try child.value.waitChanged })
                     File("snapshot", "Fixed at the child's creation")
                         .read("snapshot UUID the child came from") { _ in try child.value.snapshot }
                     File("creation_time", "Fixed at the child's creation")
                         .read("Unix seconds of the child's creation") { _ in try child.value.creationTime }
                     File("status", "Starting, Running, Draining, Stopping, Stopped or Template")
                         .read("current state name") { _ in try child.value.status }
-                        .poll("POLLPRI\\|POLLIN on every state change", .changes { _ in try child.value.statusChanged })
+                        .poll("POLLPRI|POLLIN on every state change", .changes { _ in try child.value.statusChanged })
                     File("wait", permissions: 0o666, "Wait for the child to stop; read its exit code")
-                        .read("exit code, once the child stopped") { context in
-                            let child = try child.value
-                            guard let code = child.exitCode else {
-                                if context.isNonBlocking { throw Errno.resourceTemporarilyUnavailable }
-                                return Int32?.none
-                            }
-                            return code
-                        }
-                        .write(Ignored.self, "blocks until the child stopped",
-                               until: { _, _ in try child.value.waitIsOver },
-                               signalledBy: { _ in try child.value.waitChanged })
-                        .poll("POLLIN once the exit code is available",
-                              .readable(when: { _ in try child.value.exitCode != nil },
-                                        signalledBy: { _ in try child.value.waitChanged }))
+                        .read("exit code, once the child stopped", once: exited) { _ in try child.value.exitCode }
+                        .write(Ignored.self, "blocks until the child stopped", until: stopped)
+                        .poll("POLLIN once the exit code is available", .readable(exited))
                 }
             }
         }

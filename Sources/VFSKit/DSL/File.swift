@@ -56,6 +56,20 @@ public struct File: NodeConvertible {
         return file
     }
 
+    /// Reading shows `handler`'s value once `condition` holds; before that the file is
+    /// empty, or `EAGAIN` when it was opened `O_NONBLOCK` (what a "wait" file shows).
+    public func read<Value: FileValue>(
+        _ help: String, once condition: Condition, _ handler: @escaping @Sendable (RequestContext) throws -> Value?
+    ) -> File {
+        read(help) { context throws -> Value? in
+            guard try condition.holds(context) else {
+                if context.isNonBlocking { throw Errno.resourceTemporarilyUnavailable }
+                return nil
+            }
+            return try handler(context)
+        }
+    }
+
     /// Writing parses the bytes as `Value` (`EINVAL` if they do not parse) and calls `handler`.
     /// A handler that awaits is a blocking write for the caller; a kernel interrupt cancels it.
     public func write<Value: FileValue>(
@@ -72,8 +86,8 @@ public struct File: NodeConvertible {
     }
 
     /// Writing parses the bytes as `Value` (`EINVAL` if they do not parse), then blocks until
-    /// `condition` holds, re-evaluated each time `signal` fires; a condition that throws fails
-    /// the write with its error. An interrupt answers `EINTR`, removing the entry `ESTALE`.
+    /// `condition` holds; a condition that throws fails the write with its error. An
+    /// interrupt answers `EINTR`, removing the entry `ESTALE`.
     ///
     /// No task waits: the request is parked, and every writer whose condition now holds is
     /// answered on the thread that fires the signal. Prefer it to an awaiting handler for
@@ -81,23 +95,36 @@ public struct File: NodeConvertible {
     ///
     /// ```swift
     /// File("wait", permissions: 0o666, "Wait for the job to finish")
-    ///     .write(Ignored.self, "blocks until the job finished",
-    ///            until: { _, _ in try job.value.isFinished }, signalledBy: { _ in try job.value.changed })
+    ///     .write(Ignored.self, "blocks until the job finished", until: finished)
     /// ```
+    public func write<Value: FileValue>(_ type: Value.Type = Value.self, _ help: String, until condition: Condition) -> File {
+        write(type, help, parked: { context, _ throws(Errno) in
+            WriteCondition(signal: try condition.signal(context)) { () throws(Errno) in try condition.holds(context) }
+        })
+    }
+
+    /// The blocking write of `write(_:_:until:)` with a condition that also sees the written value.
     public func write<Value: FileValue>(
         _ type: Value.Type = Value.self, _ help: String,
         until condition: @escaping @Sendable (RequestContext, Value) throws -> Bool,
         signalledBy signal: @escaping @Sendable (RequestContext) throws -> ChangeSignal
     ) -> File {
-        var file = self
-        file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName, action: .block {
-            context, bytes throws(Errno) in
-            let value = try Value(fileBytes: bytes)
-            let changes: ChangeSignal
-            do { changes = try signal(context) } catch { throw Errno(handlerError: error) }
+        write(type, help, parked: { context, value throws(Errno) in
+            let changes = try Condition.typed(signal)(context)
             return WriteCondition(signal: changes) { () throws(Errno) in
                 do { return try condition(context, value) } catch { throw Errno(handlerError: error) }
             }
+        })
+    }
+
+    /// The parked write both forms above declare.
+    private func write<Value: FileValue>(
+        _ type: Value.Type, _ help: String,
+        parked condition: @escaping @Sendable (RequestContext, Value) throws(Errno) -> WriteCondition
+    ) -> File {
+        var file = self
+        file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName, action: .block {
+            context, bytes throws(Errno) in try condition(context, try Value(fileBytes: bytes))
         })
         return file
     }

@@ -20,7 +20,12 @@ public struct Readiness: Sendable {
     public static func changes(
         _ signal: @escaping @Sendable (RequestContext) throws -> ChangeSignal
     ) -> Readiness {
-        Readiness(kind: .changes, signal: typed(signal))
+        Readiness(kind: .changes, signal: Condition.typed(signal))
+    }
+
+    /// Readable (`POLLIN`) while `condition` holds; re-evaluated whenever its signal fires.
+    public static func readable(_ condition: Condition) -> Readiness {
+        Readiness(kind: .readable(condition.holds), signal: condition.signal)
     }
 
     /// Readable (`POLLIN`) while `condition` holds; re-evaluated whenever `signal` fires.
@@ -28,12 +33,6 @@ public struct Readiness: Sendable {
         when condition: @escaping @Sendable (RequestContext) throws -> Bool,
         signalledBy signal: @escaping @Sendable (RequestContext) throws -> ChangeSignal
     ) -> Readiness {
-        Readiness(kind: .readable(typed(condition)), signal: typed(signal))
-    }
-
-    private static func typed<T>(_ body: @escaping @Sendable (RequestContext) throws -> T) -> @Sendable (RequestContext) throws(Errno) -> T {
-        { context throws(Errno) in
-            do { return try body(context) } catch { throw Errno(handlerError: error) }
-        }
+        readable(Condition(when: condition, signalledBy: signal))
     }
 }

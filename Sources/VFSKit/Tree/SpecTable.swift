@@ -11,21 +11,9 @@ public struct SpecRow: Sendable, Equatable {
     public var type: String
     public var description: String
 
-    /// The cells in column order, with `|` escaped so that it does not end a Markdown cell.
+    /// The cells in column order, as Markdown: `|` is escaped so that it does not end a cell.
     public var cells: [String] {
-        ["`\(path)`", mode, read, write, poll, type, description].map(Self.escapingPipes)
-    }
-
-    /// `a|b` becomes `a\|b`; an already escaped `\|` is kept.
-    private static func escapingPipes(_ text: String) -> String {
-        var escaped = ""
-        var previous: Character?
-        for character in text {
-            if character == "|" && previous != "\\" { escaped.append("\\") }
-            escaped.append(character)
-            previous = character
-        }
-        return escaped
+        ["`\(path)`", mode, read, write, poll, type, description].map { $0.replacing("|", with: "\\|") }
     }
 }
 

@@ -23,26 +23,19 @@ extension JobQueue {
                 }
             Directory("jobs", "Every job not forgotten yet") {
                 ForEach(jobs, "one entry per job, in submission order", entrySummary: "One job") { job in
+                    let finished = Condition(
+                        when: { _ in try self.state(of: job.value).isFinished }, signalledBy: { _ in try job.value.stateChanged })
                     File("command", "The command line")
                         .read("as submitted") { _ in try job.value.command }
                     File("state", "queued, running, done or cancelled")
                         .read("the job's state") { _ in try self.state(of: job.value) }
                         .poll("POLLPRI|POLLIN on every state change", .changes { _ in try job.value.stateChanged })
                     File("wait", "Wait for the job to finish; read its exit code")
-                        .read("exit code once finished (128+N: killed by signal N; empty if it never ran)") { context in
-                            let job = try job.value
-                            guard try self.state(of: job).isFinished else {
-                                if context.isNonBlocking { throw Errno.resourceTemporarilyUnavailable }
-                                return Int32?.none
-                            }
-                            return try self.exitCode(of: job)
+                        .read("exit code once finished (128+N: killed by signal N; empty if it never ran)", once: finished) { _ in
+                            try self.exitCode(of: job.value)
                         }
-                        .write(Ignored.self, "blocks until the job finished",
-                               until: { _, _ in try self.state(of: job.value).isFinished },
-                               signalledBy: { _ in try job.value.stateChanged })
-                        .poll("POLLIN once finished",
-                              .readable(when: { _ in try self.state(of: job.value).isFinished },
-                                        signalledBy: { _ in try job.value.stateChanged }))
+                        .write(Ignored.self, "blocks until the job finished", until: finished)
+                        .poll("POLLIN once finished", .readable(finished))
                     File("cancel", "Cancel the job")
                         .write(Ignored.self, "a queued job never runs; a running one gets SIGTERM, SIGKILL 5 s later") { _, _ in
                             try self.cancel(job.key)
