@@ -255,7 +255,7 @@ import VFSKit
         let engineChild = try #require(sim.sim.root.engine.children[child])
         try await until("200 waiters") { engineChild.waiterCount == 200 }
         for waiter in waiters[..<20] { waiter.cancel() }
-        for waiter in waiters[..<20] { #expect(await errnoOf(waiter) == .interrupted) }
+        for waiter in waiters[..<20] { #expect(await errno(of: waiter) == .interrupted) }
         #expect(engineChild.waiterCount == 180)
         #expect(try await sim.app.text("/vm/\(child.name)/status") == "Running\n")  // nothing else changed
         try await sim.exit(child, code: 7)

@@ -225,7 +225,7 @@ import VFSKit
         let first = try await scripted.queued(thread: 2)
         let second = try await scripted.queued(thread: 3)
         first.cancel()
-        #expect(await errnoOf(first) == .interrupted)
+        #expect(await errno(of: first) == .interrupted)
         #expect(await scripted.engine.queuedForks == 1)
         let child = signal.succeed()
         #expect(try await running.value == 2)
@@ -254,7 +254,7 @@ import VFSKit
         running.cancel()
         #expect(await stillBlocked(running))
         signal.fail(failure)
-        let answer = await errnoOf(running)
+        let answer = await errno(of: running)
         #expect(answer != nil)
         #expect(answer == failure.errno)
         #expect(scripted.app.list("/vm") == .success([]))
@@ -283,11 +283,11 @@ import VFSKit
     }
 
     @Test(arguments: [Errno.noMemory, .resourceTemporarilyUnavailable, .noSuchFileOrDirectory])
-    func aPlatformRejectionIsItsErrnoWithNoChild(errno: Errno) async throws {
+    func aPlatformRejectionIsItsErrnoWithNoChild(rejection: Errno) async throws {
         let scripted = try Scripted()
         let (task, signal) = await scripted.started(thread: 1)
-        signal.fail(.rejected(errno))
-        #expect(await errnoOf(task) == errno)
+        signal.fail(.rejected(rejection))
+        #expect(await errno(of: task) == rejection)
         #expect(scripted.app.list("/vm") == .success([]))
         #expect(await scripted.app.read("/fork") == .success(""))
     }
@@ -297,7 +297,7 @@ import VFSKit
         let (running, signal) = await scripted.started(thread: 1)
         let queued = try await scripted.queued(thread: 2)
         signal.fail(.signalFailed)
-        #expect(await errnoOf(running) == .ioError)
+        #expect(await errno(of: running) == .ioError)
         let child = await scripted.platform.nextSignal().succeed()
         #expect(try await queued.value == 2)
         #expect(try await scripted.app.text("/fork", thread: 1) == child.id.line)  // thread 1's fork failed

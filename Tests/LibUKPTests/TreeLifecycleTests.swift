@@ -134,8 +134,8 @@ import VFSKit
             signal.answer(.success(.child))
             #expect(try await running.value == 2)  // the child's side of the fork completes too
         }
-        for task in queued { #expect(await errnoOf(task) == .ioError) }
-        for waiter in waiters { #expect(await errnoOf(waiter) == .ioError) }
+        for task in queued { #expect(await errno(of: task) == .ioError) }
+        for waiter in waiters { #expect(await errno(of: waiter) == .ioError) }
         #expect(await scripted.engine.queuedForks == 0)
         #expect(app.list("/vm") == .success([]))
         #expect(app.lookup("/vm/\(parentsChild.name)").map(\.ino) == .failure(.noSuchFileOrDirectory))
@@ -150,7 +150,7 @@ import VFSKit
         if how == .outOfBand {
             // The fork in flight was the parent's: its child does not belong here.
             signal.succeed()
-            #expect(await errnoOf(running) == .ioError)
+            #expect(await errno(of: running) == .ioError)
             #expect(app.list("/vm") == .success([]))
             #expect(try await app.text("/fork", thread: 2) == UUID.zero.line)
         }
@@ -169,7 +169,7 @@ import VFSKit
         let handles = try ChildHandles(sim.app, child)
         let waiter = sim.app.startWrite("/vm/\(child.name)/wait")
         await sim.sim.root.engine.becameChild()
-        #expect(await errnoOf(waiter) == .ioError)
+        #expect(await errno(of: waiter) == .ioError)
         await handles.expectStaleReads(sim.app)
         #expect(sim.app.list("/vm") == .success([]))
         #expect(try await sim.app.text("/fork", thread: 1) == UUID.zero.line)

@@ -51,7 +51,7 @@ import VFSKit
         }
         var succeeded: [Int32] = []
         for (thread, task) in writes {
-            switch await errnoOf(task) {
+            switch await errno(of: task) {
             case nil: succeeded.append(thread)
             case .interrupted?, .resourceBusy?: break
             case let other?: Issue.record("thread \(thread): unexpected \(other)")
@@ -95,11 +95,11 @@ import VFSKit
             let waits = (Int32(40)...50).map { app.startWrite("/vm/\(child)/wait", thread: $0) }
             await sim.root.engine.becameChild()
             for task in forks {
-                let answer = await errnoOf(task)
+                let answer = await errno(of: task)
                 #expect(answer == nil || answer == .ioError || answer == .resourceBusy, "\(String(describing: answer))")
             }
             for task in waits {
-                let answer = await errnoOf(task)
+                let answer = await errno(of: task)
                 #expect(answer == .ioError || answer == .noSuchFileOrDirectory, "\(String(describing: answer))")
             }
             // Whatever forked after the change is this instance's own child.

@@ -152,7 +152,7 @@ public actor ForkEngine: PlatformEvents {
             _ = early.withLock { $0.forkFinished(child: nil) }
             answer = .failure(failure.errno)
         case .success(.child):
-            becomeChild()
+            becameChild()
             results.withLock { $0.record(.zero, thread: thread) }
             answer = .success(.zero)
         case .success(.parent(let forked)):
@@ -186,7 +186,7 @@ public actor ForkEngine: PlatformEvents {
     // MARK: Platform events
 
     public nonisolated func childStatusChanged(_ child: UUID, to state: InstanceState) {
-        deliver(state == .stopped ? .status(.stopped) : .status(state), to: child)
+        deliver(.status(state), to: child)
     }
 
     public nonisolated func childExited(_ child: UUID, code: Int32) {
@@ -214,10 +214,6 @@ public actor ForkEngine: PlatformEvents {
     /// This instance has become the child of a fork: queued forks and blocked waits fail
     /// with `EIO`, the children (the parent's) disappear, every thread reads the zero UUID.
     public func becameChild() {
-        becomeChild()
-    }
-
-    private func becomeChild() {
         childhoods &+= 1
         incarnation.withLock { $0 = UUID() }
         generationChanged.signal()

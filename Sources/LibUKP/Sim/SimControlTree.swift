@@ -21,7 +21,7 @@ extension SimPlatform {
                             try await self.exit(instance.key, code: code)
                         }
                     Directory("libukp", "That instance's own ukp tree, exactly as its app sees it at /uk/libukp") {
-                        ((try? instance.value)?.engine ?? DeclarationOnly.engine).tree.nodes
+                        UKPTree.declaration(of: (try? instance.value)?.engine).nodes
                     }
                 }
             }
@@ -53,15 +53,4 @@ extension SimPlatform {
         guard (0...86_400_000).contains(milliseconds) else { throw .invalidArgument }
         return .milliseconds(milliseconds)
     }
-}
-
-/// An engine that never forks, whose tree shows the shape of an instance's `libukp/`
-/// where no instance exists (the spec table, conformance walks).
-private enum DeclarationOnly {
-    struct NoPlatform: Platform {
-        func fork() async throws(ForkFailure) -> ForkOutcome { throw .signalFailed }
-        func attach(_ events: any PlatformEvents) {}
-    }
-
-    static let engine = ForkEngine(platform: NoPlatform())
 }

@@ -12,20 +12,32 @@ extension InstanceState: FileValue {
 
 extension ForkEngine {
     /// The ukp filesystem of this instance, as SPEC.md's tree table declares it.
-    public nonisolated var tree: Tree {
-        Tree("The ukp fork filesystem of one instance") {
+    public nonisolated var tree: Tree { UKPTree.declaration(of: self) }
+}
+
+/// SPEC.md's tree table, declared.
+enum UKPTree {
+    /// The tree `engine` serves; with no engine, the tree's shape alone (its handlers answer
+    /// `ESTALE`, `vm/` is empty): what describes an instance that does not exist, such as
+    /// the example entry of the sim control tree's `instances/<uuid>/libukp/`.
+    static func declaration(of engine: ForkEngine?) -> Tree {
+        @Sendable func live() throws(Errno) -> ForkEngine {
+            guard let engine else { throw .staleNFSFileHandle }
+            return engine
+        }
+        return Tree("The ukp fork filesystem of one instance") {
             File("fork", permissions: 0o666, "Fork this instance; read the fork result")
                 .read("the last fork result (see below)") { context in
-                    self.forkResult(thread: context.threadID)
+                    try live().forkResult(thread: context.threadID)
                 }
                 .write(Ignored.self, "triggers a fork; blocks until done") { context, _ in
-                    _ = try await self.fork(thread: context.threadID)
+                    _ = try await live().fork(thread: context.threadID)
                 }
             File("generation", "This incarnation of the instance (like VMGenID): re-seed, rotate identities when it changes")
-                .read("this incarnation's UUID; new in every child") { _ in self.generation }
-                .poll("POLLPRI|POLLIN when it changes", .changes { _ in self.generationChanged })
+                .read("this incarnation's UUID; new in every child") { _ in try live().generation }
+                .poll("POLLPRI|POLLIN when it changes", .changes { _ in try live().generationChanged })
             Directory("vm", "This instance's children") {
-                ForEach(children, "one entry per live child UUID, in creation order",
+                ForEach(engine?.children ?? DynamicEntries(), "one entry per live child UUID, in creation order",
                         entrySummary: "One child: delete-on-stop, kept for the retention period after it stops") { child in
                     let stopped = Condition(when: { _ in try child.value.waitIsOver }, signalledBy: { _ in try child.value.waitChanged })
                     let exited = Condition(when: { _ in try child.value.exitCode != nil }, signalledBy: { _ in try child.value.waitChanged })
