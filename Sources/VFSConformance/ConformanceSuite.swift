@@ -18,7 +18,7 @@ public struct ConformanceReport: Sendable, CustomStringConvertible {
 /// every declared node exists with its type, mode and owner; undeclared names are `ENOENT`;
 /// create, mkdir, unlink, rmdir, rename, chmod, chown, utimes and truncation to a non-zero
 /// size are `EPERM`; read-only files refuse writers (`EACCES`); writes over the limit are
-/// `EINVAL`; reads with any buffer size and offset agree; pollable files answer `poll`.
+/// `EINVAL`; reads with any buffer size and offset agree; `poll` answers the declared readiness.
 ///
 /// ```swift
 /// let report = await ConformanceSuite(tree: tree, owner: Owner(uid: 0, gid: 0))
@@ -132,12 +132,34 @@ public struct ConformanceSuite: Sendable {
         if file.isReadable {
             await checkReads(at: path, on: target, into: &report)
         }
-        if file.isPollable {
+        await checkPoll(file, at: path, on: target, into: &report)
+    }
+
+    /// `poll` answers what the declaration promises (of `POLLIN|POLLPRI`, what every target
+    /// asks for): a fresh open of a `.changes` file is not ready; a `.readable` one is
+    /// `POLLIN` or nothing; a readable file without declared readiness is always `POLLIN`.
+    /// A state change between the open and the poll may make one answer differ: retried once.
+    private func checkPoll(
+        _ file: Declaration, at path: String, on target: some ConformanceTarget, into report: inout ConformanceReport
+    ) async {
+        let asked: PollEvents = [.in, .pri]
+        let allowed: [PollEvents]
+        switch file.readiness {
+        case .changes?: allowed = [[]]
+        case .readableWhileConditionHolds?: allowed = [[], [.in]]
+        case nil:
+            guard file.isReadable else { return }
+            allowed = [[.in]]
+        }
+        for attempt in 0..<2 {
             do throws(Errno) {
-                _ = try await target.pollNow(path)
-                report.pass()
+                let events = try await target.pollNow(path).intersection(asked)
+                if allowed.contains(events) { return report.pass() }
+                if attempt == 1 {
+                    report.fail(path, "poll gave \(events), declared \(allowed.map(\.description).joined(separator: " or "))")
+                }
             } catch {
-                report.fail(path, "poll failed: \(error)")
+                return report.fail(path, "poll failed: \(error)")
             }
         }
     }

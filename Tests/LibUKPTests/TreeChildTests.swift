@@ -229,6 +229,7 @@ import VFSKit
         #expect(await sim.app.read(path, flags: OpenFlags.nonBlocking) == .success("42\n"))
         // Already stopped: the write returns at once.
         #expect(await sim.app.write(path, bytes: 3) == .success(3))
+        #expect(sim.app.driver.leftovers.isEmpty, "\(sim.app.driver.leftovers)")
     }
 
     @Test func anOversizeWaitWriteIsEINVALAndDoesNotBlock() async throws {
@@ -260,6 +261,8 @@ import VFSKit
         #expect(try await sim.app.text("/vm/\(child.name)/status") == "Running\n")  // nothing else changed
         try await sim.exit(child, code: 7)
         for waiter in waiters[20...] { #expect(try await waiter.value == 2) }
+        #expect(sim.app.driver.leftovers.isEmpty, "\(sim.app.driver.leftovers)")
+        #expect(sim.control.driver.leftovers.isEmpty, "\(sim.control.driver.leftovers)")
     }
 
     @Test func waitPollIsReadableOnceTheExitCodeExists() async throws {

@@ -87,6 +87,7 @@ struct BlockedWriteTests {
         level.set(2)
         for writer in writers { #expect(try await writer.value == 1) }
         #expect(level.changed.observerCount == 0)
+        #expect(driver.leftovers.isEmpty, "\(driver.leftovers)")
     }
 
     @Test func anInterruptAnswersEINTRAndTheOthersStayParked() async throws {
@@ -99,6 +100,7 @@ struct BlockedWriteTests {
         #expect(await stillBlocked(staying))
         level.set(1)
         #expect(try await staying.value == 1)
+        #expect(driver.leftovers.isEmpty, "\(driver.leftovers)")
     }
 
     @Test func aThrowingConditionIsTheAnswer() async throws {
@@ -108,6 +110,7 @@ struct BlockedWriteTests {
         #expect(await errnoOf(writer) == .ioError)
         await #expect(throws: Errno.ioError) { try await driver.writeText("/wait", "1") }
         #expect(level.changed.observerCount == 0)
+        #expect(driver.leftovers.isEmpty, "\(driver.leftovers)")
     }
 
     @Test func removingTheEntryAnswersESTALE() async throws {
@@ -118,6 +121,7 @@ struct BlockedWriteTests {
         entries.remove("a")
         #expect(await errnoOf(writer) == .staleNFSFileHandle)
         #expect(entryLevel.changed.observerCount == 0)
+        #expect(driver.leftovers.isEmpty, "\(driver.leftovers)")
     }
 
     @Test func badInputIsRejectedBeforeParking() async throws {

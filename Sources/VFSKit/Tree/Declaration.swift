@@ -18,6 +18,8 @@ public struct Declaration: Sendable {
     public let isReadable: Bool
     public let isWritable: Bool
     public let isPollable: Bool
+    /// When a pollable file reports ready (nil for files without declared readiness).
+    public let readiness: DeclaredReadiness?
     /// The longest accepted write, for writable files.
     public let writeLimit: Int
     /// Children of directories (for dynamic entries: the content of each entry).
@@ -34,18 +36,33 @@ public struct Declaration: Sendable {
             isReadable = behavior.reader != nil
             isWritable = behavior.writer != nil
             isPollable = behavior.poll != nil
+            readiness = behavior.poll.map { poll in
+                switch poll.readiness.kind {
+                case .changes: .changes
+                case .readable: .readableWhileConditionHolds
+                }
+            }
             writeLimit = behavior.writeLimit
             children = []
         case .directory(let content):
             kind = .directory
-            (isReadable, isWritable, isPollable, writeLimit) = (true, false, false, 0)
+            (isReadable, isWritable, isPollable, writeLimit, readiness) = (true, false, false, 0, nil)
             children = content.children.map(Declaration.init)
         case .dynamic(let source):
             kind = .dynamic(placeholder: source.placeholder)
-            (isReadable, isWritable, isPollable, writeLimit) = (true, false, false, 0)
+            (isReadable, isWritable, isPollable, writeLimit, readiness) = (true, false, false, 0, nil)
             children = source.exampleContent().map(Declaration.init)
         }
     }
+}
+
+/// The declared readiness of a pollable file, as `Readiness` states it.
+public enum DeclaredReadiness: Sendable, Equatable {
+    /// `.changes`: `POLLPRI|POLLIN` once the signal fired since the open file last read at
+    /// offset 0; a fresh open is not ready.
+    case changes
+    /// `.readable`: `POLLIN` while the condition holds.
+    case readableWhileConditionHolds
 }
 
 extension Tree {

@@ -7,14 +7,20 @@ import VFSKit
 /// and through a real kernel mount.
 @Suite(.timeLimit(.minutes(2)))
 struct BothModesTests {
-    @Test(arguments: Mode.allCases)
-    func aJobsLifeThroughTheFiles(_ mode: Mode) async throws {
+    @Test func aJobsLifeThroughTheFilesInProcess() async throws {
+        try await aJobsLifeThroughTheFiles(.inProcess)
+    }
+
+    @Test(.enabled(if: MountedQueue.isAvailable, "needs /dev/fuse"))
+    func aJobsLifeThroughTheFilesMounted() async throws {
+        try await aJobsLifeThroughTheFiles(.mounted)
+    }
+
+    /// One body, run in each mode.
+    private func aJobsLifeThroughTheFiles(_ mode: Mode) async throws {
         let runner = ScriptedRunner()
         let queue = JobQueue(runner: runner)
-        guard let client = try makeClient(mode, for: queue) else {
-            print("SKIPPED: /dev/fuse missing — BothModesTests in mode \(mode.rawValue)")
-            return
-        }
+        let client = try #require(try makeClient(mode, for: queue), "mode \(mode.rawValue) can run here")
         defer { #expect(client.close(), "the mount did not go away cleanly") }
 
         #expect(await client.write("/submit", "backup /srv\n") == .success(12))

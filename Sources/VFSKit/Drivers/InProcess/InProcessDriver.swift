@@ -9,6 +9,14 @@ import Synchronization
 public final class InProcessDriver: Sendable {
     public let dispatcher: Dispatcher
 
+    /// What is open or outstanding, for `leftovers`.
+    private struct Outstanding {
+        var handles: [UInt64: (path: String, file: OpenFile)] = [:]
+        var requests = 0
+    }
+
+    private let outstanding = Mutex(Outstanding())
+
     public init(_ tree: Tree, uid: UInt32 = 0, gid: UInt32 = 0) throws(TreeValidationError) {
         dispatcher = try Dispatcher(tree: tree, uid: uid, gid: gid)
     }
@@ -55,7 +63,9 @@ public final class InProcessDriver: Sendable {
     /// Opens a file with `open(2)` flags (see `OpenFlags`).
     public func open(_ path: String, flags: Int32 = 0, as caller: Caller = .root) throws(Errno) -> Handle {
         let attributes = try stat(path)
-        return Handle(file: try dispatcher.open(attributes.ino, flags: flags, caller: caller), caller: caller)
+        let file = try dispatcher.open(attributes.ino, flags: flags, caller: caller)
+        outstanding.withLock { $0.handles[file.id] = (path, file) }
+        return Handle(file: file, caller: caller)
     }
 
     public func read(_ handle: Handle, size: Int = 4096, offset: Int64 = 0) async throws(Errno) -> [UInt8] {
@@ -90,7 +100,20 @@ public final class InProcessDriver: Sendable {
     }
 
     public func close(_ handle: Handle) {
+        outstanding.withLock { _ = $0.handles.removeValue(forKey: handle.file.id) }
         dispatcher.release(handle.file)
+    }
+
+    /// What is still open or outstanding: handles not closed, requests not answered, and
+    /// poll registrations still watching a signal. A test that ends with leftovers leaked
+    /// something (swift-nio's `finish()` reports the same of a channel).
+    public var leftovers: Leftovers {
+        outstanding.withLock { outstanding in
+            let open = outstanding.handles.values.sorted { $0.file.id < $1.file.id }
+            return Leftovers(
+                openHandles: open.map(\.path), unansweredRequests: outstanding.requests,
+                pollRegistrations: open.filter { $0.file.state.withLock { $0.poll.observed != nil } }.map(\.path))
+        }
     }
 
     // MARK: - Convenience
@@ -115,6 +138,8 @@ public final class InProcessDriver: Sendable {
         _ dispatch: (consuming InProcessReply<Value>) -> Void
     ) async -> Result<Value, Errno> {
         let request = InProcessRequest<Value>()
+        outstanding.withLock { $0.requests += 1 }
+        defer { outstanding.withLock { $0.requests -= 1 } }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, Errno>, Never>) in
                 request.await(continuation)
@@ -123,6 +148,23 @@ public final class InProcessDriver: Sendable {
         } onCancel: {
             request.interrupt()
         }
+    }
+}
+
+/// What an `InProcessDriver` still holds (see `InProcessDriver.leftovers`).
+public struct Leftovers: Sendable, Equatable, CustomStringConvertible {
+    /// The paths of handles opened and not closed.
+    public var openHandles: [String]
+    /// Reads and writes whose caller still awaits an answer.
+    public var unansweredRequests: Int
+    /// The paths of open handles whose poll registration still watches a signal.
+    public var pollRegistrations: [String]
+
+    public var isEmpty: Bool { openHandles.isEmpty && unansweredRequests == 0 && pollRegistrations.isEmpty }
+
+    public var description: String {
+        isEmpty ? "no leftovers"
+            : "open handles \(openHandles), unanswered requests \(unansweredRequests), poll registrations \(pollRegistrations)"
     }
 }
 
