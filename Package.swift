@@ -30,10 +30,12 @@ let package = Package(
             pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]
         ),
+        /// The FUSE device I/O hooks: taking over an initialized connection, request headers.
+        .target(name: "CVFSKitIO"),
         .target(
             name: "VFSKit",
             dependencies: [
-                "CFUSE",
+                "CFUSE", "CVFSKitIO",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -54,12 +56,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        /// glibc's allocator controls (malloc.h), for giving freed heap back.
-        .target(name: "CHeap"),
+        /// glibc controls Swift cannot call: the allocator (giving freed heap back), prctl.
+        .target(name: "CDaemon"),
         .executableTarget(
             name: "ukp-fuse",
             dependencies: [
-                "VFSKit", "LibUKP", "CHeap",
+                "VFSKit", "LibUKP", "CDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,4 @@
-import CHeap
+import CDaemon
 import ServiceLifecycle
 
 /// Gives freed heap back to the system. glibc keeps what a burst freed in its arenas

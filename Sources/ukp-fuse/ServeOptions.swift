@@ -27,6 +27,11 @@ struct ServeOptions: ParsableArguments {
         valueName: "path"))
     var wirePath: String?
 
+    @Option(help: ArgumentHelp(
+        "What must survive a restart of the server (default: one directory per mount point under /run/ukp/).",
+        valueName: "path"))
+    var stateDir: String?
+
     @Option(help: ArgumentHelp("Fork requests that may wait behind the running one before EBUSY.", valueName: "n"))
     var forkQueueDepth = 32
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,13 +14,17 @@ struct UKPFuse: AsyncParsableCommand {
             Write fork to fork this instance (parent and child both resume); read it for the child UUID.
             vm/<uuid>/ tracks each child: snapshot, creation_time, status, and wait (blocks until exit).
             """,
-        subcommands: [Spec.self]
+        subcommands: [Spec.self, Upgrade.self, ServeConnection.self]
     )
 
     @OptionGroup var options: ServeOptions
 
+    /// Runs the supervisor, which starts the server (`serve-connection`) with these arguments.
     func run() async throws {
-        try await Daemon(settings: options).run()
+        let logger = Logging.start(options.logLevel)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let status = try await Supervisor(settings: options, arguments: arguments, logger: logger).run()
+        if status != 0 { Glibc.exit(status) }
     }
 
     /// Parses and runs; a parse error is one line on stderr and exit status 64.

@@ -29,6 +29,8 @@ final class ServedTree: Sendable {
         let call: @Sendable (_ parent: UInt64, _ name: String) -> Void
     }
     private let removalHandler = Mutex<RemovalHandler?>(nil)
+    /// Where node ids are recorded for a server that takes over the connection; set once.
+    private let journal = AtomicLazyReference<NodeJournal>()
 
     init(root: Node, uid: UInt32, gid: UInt32, staticTimeout: Double) {
         self.uid = uid
@@ -43,18 +45,54 @@ final class ServedTree: Sendable {
         removalHandler.withLock { $0 = RemovalHandler(call: handler) }
     }
 
-    /// The live vnode `ino`; `ESTALE` when it is unknown or its entry died.
+    /// Records node ids in `journal` from now on, and answers for the ids it recovered.
+    /// Attach it before the first lookup.
+    func record(in journal: NodeJournal) {
+        _ = self.journal.storeIfNil(journal)
+        let floor = journal.highestRecoveredIno + 1
+        var current = nextIno.load(ordering: .relaxed)
+        while current < floor {
+            let (exchanged, original) = nextIno.compareExchange(expected: current, desired: floor, ordering: .relaxed)
+            if exchanged { break }
+            current = original
+        }
+    }
+
+    /// The live vnode `ino`; `ESTALE` when it is unknown or its entry died. After a restart,
+    /// an id the kernel got from the server before is found again through the journal.
     func vnode(_ ino: UInt64) throws(Errno) -> Vnode {
-        guard let vnode = inodes[ino], vnode.isLive else { throw .staleNFSFileHandle }
+        if let vnode = inodes[ino] {
+            guard vnode.isLive else { throw .staleNFSFileHandle }
+            return vnode
+        }
+        guard let journal = journal.load(), let vnode = recover(ino, from: journal), vnode.isLive else {
+            throw .staleNFSFileHandle
+        }
         return vnode
     }
 
+    /// Looks up again, by name, the entry that id `ino` named before the restart.
+    private func recover(_ ino: UInt64, from journal: NodeJournal) -> Vnode? {
+        guard let name = journal.recoveredName(of: ino),
+            let parent = inodes[name.parent] ?? recover(name.parent, from: journal), parent.isLive,
+            let vnode = try? child(of: parent, named: name.name)
+        else { return nil }
+        return vnode.ino == ino ? vnode : nil
+    }
+
     private func makeVnode(parent: Vnode, node: Node, token: EntryToken?) -> Vnode {
+        let recovered = journal.load()?.recoveredIno(of: NodeJournal.Name(parent: parent.ino, name: node.name))
         let vnode = Vnode(
-            ino: nextIno.wrappingAdd(1, ordering: .relaxed).oldValue, parentIno: parent.ino, node: node, token: token,
-            created: token == nil ? startTime : Int64(time(nil)))
+            ino: recovered ?? nextIno.wrappingAdd(1, ordering: .relaxed).oldValue, parentIno: parent.ino, node: node,
+            token: token, created: token == nil ? startTime : Int64(time(nil)))
         inodes.insert(vnode)
         return vnode
+    }
+
+    /// The kernel may learn these ids now: record them.
+    private func recordNodes(_ vnodes: [Vnode]) {
+        guard let journal = journal.load() else { return }
+        for vnode in vnodes { journal.recordNode(vnode.ino, parent: vnode.parentIno, name: vnode.node.name) }
     }
 
     // MARK: - Children
@@ -77,6 +115,8 @@ final class ServedTree: Sendable {
         if winner !== built {
             // Another thread built them meanwhile: keep its vnodes, drop ours.
             inodes.remove(declared.map(\.ino))
+        } else {
+            recordNodes(declared)
         }
         return winner
     }
@@ -112,6 +152,7 @@ final class ServedTree: Sendable {
             inodes.remove([vnode.ino])
             return winner
         }
+        recordNodes([vnode])
         token.onDeath { [weak self, weak directory] in
             guard let self, let directory else { return }
             self.entryDied(vnode, name: name, serial: entry.serial, in: directory)
@@ -142,6 +183,7 @@ final class ServedTree: Sendable {
             stack.append(contentsOf: next.dynamicChildren.withLock { Array($0.byName.values) })
         }
         inodes.remove(doomed)
+        journal.load()?.recordDeaths(doomed)
         // Inside an entry that died too, the kernel forgets the whole directory anyway.
         if directory.isLive { removalHandler.withLock { $0 }?.call(directory.ino, name) }
     }

@@ -1,4 +1,5 @@
 import CFUSE
+import CVFSKitIO
 import Dispatch
 import Glibc
 import Synchronization
@@ -13,6 +14,8 @@ import SystemPackage
 /// late replies are dropped (`close()` answered them).
 final class FUSEConnection: Sendable {
     let dispatcher: Dispatcher
+    /// Tags this server's file handles (see `FUSEHandover.epoch`).
+    let epoch: UInt16
 
     private struct Parked {
         var isOpen = true
@@ -24,9 +27,77 @@ final class FUSEConnection: Sendable {
     private let notificationTarget = Mutex<SessionHandle?>(nil)
     /// Entry invalidations wait for the kernel's directory lock: never on a caller's thread.
     private let invalidations = DispatchQueue(label: "vfskit.fuse.invalidate")
+    /// Open files behind handles an earlier server gave out, reopened on first use.
+    private let adopted = Mutex<[UInt64: OpenFile]>([:])
+    /// Where poll handles are recorded (a handed-over connection), and those recorded so far.
+    private let pollRecords = Mutex<(journal: NodeJournal?, recorded: Set<UInt64>)>((nil, []))
 
-    init(dispatcher: Dispatcher) {
+    init(dispatcher: Dispatcher, epoch: UInt16) {
         self.dispatcher = dispatcher
+        self.epoch = epoch
+    }
+
+    // MARK: - File handles
+
+    /// The kernel's handle for `file`: the retained object's address, tagged with `epoch`.
+    func handle(for file: OpenFile) -> UInt64 {
+        let address = UInt64(UInt(bitPattern: Unmanaged.passRetained(file).toOpaque()))
+        precondition(address >> 48 == 0, "an object address above 2^48: file handles cannot be tagged")
+        return address | UInt64(epoch) << 48
+    }
+
+    /// The open file behind handle `fh` of node `ino`. A handle an earlier server gave out
+    /// is reopened with the request's `flags` (its per-open state is gone, as after a fresh open).
+    func file(_ fh: UInt64, ino: UInt64, flags: Int32) throws(Errno) -> OpenFile {
+        if fh >> 48 == UInt64(epoch) {
+            return Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fh & (1 << 48 - 1)))!).takeUnretainedValue()
+        }
+        if let file = adopted.withLock({ $0[fh] }), flags & 0o3 == file.flags & 0o3 { return file }
+        let file = try dispatcher.reopen(ino, flags: flags)
+        let replaced = adopted.withLock { $0.updateValue(file, forKey: fh) }
+        if let replaced { dispatcher.release(replaced) }
+        return file
+    }
+
+    /// The kernel closed handle `fh`.
+    func release(_ fh: UInt64) {
+        if fh >> 48 == UInt64(epoch) {
+            let file = Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fh & (1 << 48 - 1)))!)
+                .takeRetainedValue()
+            dispatcher.release(file)
+        } else if let file = adopted.withLock({ $0.removeValue(forKey: fh) }) {
+            dispatcher.release(file)
+        }
+    }
+
+    // MARK: - Pollers across restarts
+
+    /// Records the kernel's poll handles in `journal` from now on.
+    func record(polls journal: NodeJournal) {
+        pollRecords.withLock { $0.journal = journal }
+    }
+
+    /// A poller registered under kernel handle `kh`: recorded once, so that a server taking
+    /// over wakes it.
+    func pollerRegistered(kh: UInt64) {
+        guard kh != 0 else { return }
+        let journal = pollRecords.withLock { records -> NodeJournal? in
+            guard let journal = records.journal, records.recorded.insert(kh).inserted else { return nil }
+            return journal
+        }
+        journal?.recordPoll(kh)
+    }
+
+    /// The connection is set up: after a restart, wakes every poller the dead server had
+    /// registered (they poll again; `poll(2)` allows spurious wake-ups).
+    func initialized() {
+        guard let journal = pollRecords.withLock({ $0.journal }), !journal.recoveredPolls.isEmpty,
+            let session = notificationTarget.withLock({ $0 })
+        else { return }
+        let descriptor = fuse_session_fd(session.raw)
+        invalidations.async {
+            for kh in journal.recoveredPolls { _ = vfskit_notify_poll(descriptor, kh) }
+        }
     }
 
     /// The connection a request belongs to.

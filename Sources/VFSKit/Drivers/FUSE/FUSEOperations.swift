@@ -1,4 +1,5 @@
 import CFUSE
+import CVFSKitIO
 import Glibc
 import SystemPackage
 
@@ -58,10 +59,12 @@ func fuseOperations() -> fuse_lowlevel_ops {
     return ops
 }
 
-/// Connection setup: see `fuseOperations` for why atomic O_TRUNC is off.
+/// Connection setup (also when a restarted server replays it): see `fuseOperations` for
+/// why atomic O_TRUNC is off.
 func fuseInit(_ userdata: UnsafeMutableRawPointer?, _ conn: UnsafeMutablePointer<fuse_conn_info>?) {
-    guard let conn else { return }
+    guard let conn, let userdata else { return }
     conn.pointee.want &= ~UInt32(FUSE_CAP_ATOMIC_O_TRUNC)
+    Unmanaged<FUSEConnection>.fromOpaque(userdata).takeUnretainedValue().initialized()
 }
 
 /// A namespace change, refused by the dispatcher (`EPERM`, or `ESTALE` under a removed entry).
@@ -71,9 +74,9 @@ private func refuse(_ req: fuse_req_t?, _ change: () -> NamespaceChange) {
     request.fail(errno)
 }
 
-/// The open file behind a kernel file handle (see `fuseOpen`).
-private func openFile(_ fi: UnsafeMutablePointer<fuse_file_info>?) -> OpenFile {
-    Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeUnretainedValue()
+/// The open file behind a kernel file handle (see `FUSEConnection.file`).
+private func openFile(_ connection: FUSEConnection, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(Errno) -> OpenFile {
+    try connection.file(fi!.pointee.fh, ino: ino, flags: fi!.pointee.flags)
 }
 
 private func fuseLookup(_ req: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?) {
@@ -125,24 +128,26 @@ private func fuseOpen(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutable
     }
     var flags = UInt32(FOPEN_DIRECT_IO) | UInt32(FOPEN_NOFLUSH)
     if file.isWritable { flags |= UInt32(FOPEN_PARALLEL_DIRECT_WRITES) }
-    let handle = Unmanaged.passRetained(file).toOpaque()
-    if !request.opened(fh: UInt64(UInt(bitPattern: handle)), flags: flags) {
-        Unmanaged<OpenFile>.fromOpaque(handle).release()
-        dispatcher.release(file)
-    }
+    let connection = request.connection
+    let fh = connection.handle(for: file)
+    if !request.opened(fh: fh, flags: flags) { connection.release(fh) }
 }
 
 private func fuseRead(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
     let request = FUSERequest(req)
-    let (dispatcher, caller) = (request.connection.dispatcher, request.caller)
-    dispatcher.read(openFile(fi), offset: Int64(offset), size: size, caller: caller, reply: request.reply(ReadAnswer.self))
+    let (connection, caller) = (request.connection, request.caller)
+    let file: OpenFile
+    do throws(Errno) { file = try openFile(connection, ino, fi) } catch { return request.fail(error) }
+    connection.dispatcher.read(file, offset: Int64(offset), size: size, caller: caller, reply: request.reply(ReadAnswer.self))
 }
 
 private func fuseWrite(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ buffer: UnsafePointer<CChar>?, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
     let request = FUSERequest(req)
-    let (dispatcher, caller) = (request.connection.dispatcher, request.caller)
+    let (connection, caller) = (request.connection, request.caller)
+    let file: OpenFile
+    do throws(Errno) { file = try openFile(connection, ino, fi) } catch { return request.fail(error) }
     let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: size))
-    dispatcher.write(openFile(fi), offset: Int64(offset), bytes: bytes, caller: caller, reply: request.reply(WriteAnswer.self))
+    connection.dispatcher.write(file, offset: Int64(offset), bytes: bytes, caller: caller, reply: request.reply(WriteAnswer.self))
 }
 
 private func fuseFlush(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
@@ -151,8 +156,7 @@ private func fuseFlush(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutabl
 
 private func fuseRelease(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
     let request = FUSERequest(req)
-    let file = Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi!.pointee.fh))!).takeRetainedValue()
-    request.connection.dispatcher.release(file)
+    request.connection.release(fi!.pointee.fh)
     request.succeed()
 }
 
@@ -210,8 +214,11 @@ private func fusePoll(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutable
     let request = FUSERequest(req)
     let connection = request.connection
     let waker = handle.map { FUSEPollWaker($0, connection: connection) }
+    if waker != nil { connection.pollerRegistered(kh: vfskit_current_poll_kh()) }
     let caller = request.caller
-    request.answer({ () throws(Errno) in try connection.dispatcher.poll(openFile(fi), caller: caller, waker: waker) }) { $0.poll($1) }
+    request.answer({ () throws(Errno) in
+        try connection.dispatcher.poll(openFile(connection, ino, fi), caller: caller, waker: waker)
+    }) { $0.poll($1) }
 }
 
 private func fuseStatfs(_ req: fuse_req_t?, _ ino: fuse_ino_t) {

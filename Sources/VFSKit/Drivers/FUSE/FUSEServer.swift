@@ -1,18 +1,28 @@
 import CFUSE
+import CVFSKitIO
 import Glibc
 import Synchronization
+public import SystemPackage
 
-/// Serves a dispatcher's tree on a kernel FUSE mount through libfuse's
-/// low-level API: `mount()`, then `serve()` (blocks on libfuse's
-/// multi-threaded loop), and `stop()` from any thread to unmount.
+/// Serves a dispatcher's tree on a kernel FUSE mount through libfuse's low-level API:
+/// `mount()`, then `serve()` (blocks on libfuse's multi-threaded loop), and `stop()` from
+/// any thread to end it.
 ///
-/// Worker threads never wait for a handler: a handler that suspends is parked
-/// (see `FUSEConnection`) and answered from whichever thread finishes it, so
-/// any number of callers can block in the tree while libfuse keeps its
-/// default ten workers answering everyone else.
+/// Either the server mounts the tree itself (`init(dispatcher:mountpoint:options:)`) and
+/// unmounts it when it stops, or it serves a connection that a supervisor mounted and
+/// handed over (`init(dispatcher:takingOver:)`): then the mount outlives the server, and a
+/// server started after another one died takes over the same connection, node ids and
+/// file handles included (see `FUSEHandover`).
+///
+/// Worker threads never wait for a handler: a handler that suspends is parked (see
+/// `FUSEConnection`) and answered from whichever thread finishes it, so any number of
+/// callers can block in the tree while libfuse keeps its default ten workers answering
+/// everyone else.
 public final class FUSEServer: Sendable {
     public let mountpoint: String
     public let options: FUSEMountOptions
+    /// The connection this server takes over, if a supervisor mounted it.
+    public let handover: FUSEHandover?
     private let connection: FUSEConnection
     private let phase = Mutex(Phase.idle)
     private let stopper: LoopStopper
@@ -21,12 +31,28 @@ public final class FUSEServer: Sendable {
         case idle, mounted(SessionHandle), serving, finished
     }
 
+    /// A server that mounts `dispatcher`'s tree at `mountpoint` itself.
     public init(dispatcher: Dispatcher, mountpoint: String, options: FUSEMountOptions = FUSEMountOptions()) {
         self.mountpoint = mountpoint
         self.options = options
-        let connection = FUSEConnection(dispatcher: dispatcher)
-        self.connection = connection
-        self.stopper = LoopStopper(mountpoint: mountpoint)
+        handover = nil
+        connection = FUSEConnection(dispatcher: dispatcher, epoch: 1)
+        stopper = LoopStopper(mountpoint: mountpoint, pokes: true)
+        Self.invalidateRemovedEntries(of: dispatcher, through: connection)
+    }
+
+    /// A server for a connection a supervisor mounted (see `FUSEMount`) and handed over.
+    /// `mount()` takes the connection over; `serve()` leaves the mount in place.
+    public init(dispatcher: Dispatcher, takingOver handover: FUSEHandover, options: FUSEMountOptions = FUSEMountOptions()) {
+        mountpoint = handover.mountpoint
+        self.options = options
+        self.handover = handover
+        connection = FUSEConnection(dispatcher: dispatcher, epoch: handover.epoch)
+        stopper = LoopStopper(mountpoint: handover.mountpoint, pokes: false)
+        Self.invalidateRemovedEntries(of: dispatcher, through: connection)
+    }
+
+    private static func invalidateRemovedEntries(of dispatcher: Dispatcher, through connection: FUSEConnection) {
         dispatcher.onEntryRemoved { [weak connection] parent, name in
             connection?.invalidateEntry(parent: parent, name: name)
         }
@@ -35,24 +61,31 @@ public final class FUSEServer: Sendable {
     deinit {
         if case .mounted(let session) = phase.withLock({ $0 }) {
             connection.close(answering: .ioError)
-            unmount(session)
+            finish(session)
         }
     }
 
     /// Mounts the tree (not yet answering: call `serve()`). Clears a stale
     /// mount ("Transport endpoint is not connected") at the mount point first.
+    /// With a handover, takes the handed-over connection instead.
     public func mount() throws(FUSEServerError) {
         try phase.withLock { phase throws(FUSEServerError) in
             guard case .idle = phase else { throw .alreadyMounted(mountpoint) }
-            try FUSEEnvironment.check(mountpoint: mountpoint, type: "fuse." + options.subtype)
-            let session = try openSession()
+            let session: SessionHandle
+            if let handover {
+                session = try takeOver(handover)
+            } else {
+                try FUSEEnvironment.check(mountpoint: mountpoint, type: "fuse." + options.subtype)
+                session = try openSession(mounting: true)
+                try useDeviceIO(session, descriptor: fuse_session_fd(session.raw), handover: nil)
+            }
             connection.attach(session)
             phase = .mounted(session)
         }
     }
 
-    /// Answers requests until `stop()` or an external unmount, then answers
-    /// every still-blocked request with `EIO` and unmounts.
+    /// Answers requests until `stop()` or an external unmount, then answers every
+    /// still-blocked request with `EIO` and, unless a supervisor owns the mount, unmounts.
     public func serve() {
         let session: SessionHandle? = phase.withLock { phase in
             guard case .mounted(let session) = phase else { return nil }
@@ -67,18 +100,28 @@ public final class FUSEServer: Sendable {
         }
         stopper.loopEnded()
         connection.close(answering: .ioError)
-        unmount(session, joining: poker)
+        finish(session, joining: poker)
         phase.withLock { $0 = .finished }
     }
 
-    /// Ends `serve()`, which then unmounts. Safe from any thread and from a
-    /// signal handler (it only sets a flag and posts a semaphore).
+    /// Ends `serve()`. Safe from any thread and from a signal handler (it only sets a
+    /// flag and posts a semaphore).
     public func stop() {
         stopper.requestStop()
     }
 
     /// How many requests are blocked in handlers right now.
     public var blockedRequests: Int { connection.parkedCount }
+
+    /// After taking over a connection: whether the kernel resent the requests the
+    /// previous server had read (`FUSE_NOTIFY_RESEND`, Linux 6.9+); nil before the
+    /// connection's setup was replayed, or for the first server of a connection.
+    public var resendOutcome: Result<Void, Errno>? {
+        guard let handover, handover.restarts > 0 else { return nil }
+        let result = vfskit_io_resend_result(handover.descriptor)
+        if result == 0 { return nil }
+        return result > 0 ? .success(()) : .failure(Errno(rawValue: -result))
+    }
 
     /// A warning when the kernel's FUSE request timeout (Linux 6.14+) is set:
     /// a request parked past it aborts the whole mount.
@@ -92,9 +135,9 @@ public final class FUSEServer: Sendable {
         return nil
     }
 
-    private func openSession() throws(FUSEServerError) -> SessionHandle {
+    private func openSession(mounting: Bool) throws(FUSEServerError) -> SessionHandle {
         var ops = fuseOperations()
-        let arguments: [String] = ["vfskit", "-o", options.optionString]
+        let arguments: [String] = mounting ? ["vfskit", "-o", options.optionString] : ["vfskit"]
         let strings = arguments.map { strdup($0) }
         defer { strings.forEach { free($0) } }
         var argv = strings
@@ -105,16 +148,55 @@ public final class FUSEServer: Sendable {
             return fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size, userdata)
         }
         guard let session else { throw .sessionCreationFailed }
-        guard fuse_session_mount(session, mountpoint) == 0 else {
+        guard !mounting || fuse_session_mount(session, mountpoint) == 0 else {
             fuse_session_destroy(session)
             throw .mountFailed(mountpoint)
         }
         return SessionHandle(raw: session)
     }
 
-    private func unmount(_ session: SessionHandle, joining poker: DedicatedThread? = nil) {
-        fuse_session_unmount(session.raw) // closes the device: a pending poke returns
+    /// A session on the handed-over descriptor: on a restart, the connection's recorded
+    /// FUSE_INIT is replayed to libfuse and the recorded node ids are answered for again.
+    private func takeOver(_ handover: FUSEHandover) throws(FUSEServerError) -> SessionHandle {
+        let journal: NodeJournal
+        do throws(Errno) {
+            journal = try NodeJournal(path: handover.recordsPath + "/nodes", restore: handover.restarts > 0)
+        } catch {
+            throw .recordsUnusable(handover.recordsPath, errno: error.rawValue)
+        }
+        connection.dispatcher.tree.record(in: journal)
+        connection.record(polls: journal)
+        let session = try openSession(mounting: false)
+        do throws(FUSEServerError) {
+            try useDeviceIO(session, descriptor: handover.descriptor, handover: handover)
+        } catch {
+            fuse_session_destroy(session.raw)
+            throw error
+        }
+        return session
+    }
+
+    /// Reads and writes the device through VFSKit's hooks (`vfskit_io_*`).
+    private func useDeviceIO(_ session: SessionHandle, descriptor: Int32, handover: FUSEHandover?) throws(FUSEServerError) {
+        let initPath = handover.map { $0.recordsPath + "/init" }
+        let replay = handover.flatMap { $0.restarts > 0 ? readSmallFile(bytesOf: $0.recordsPath + "/init") : nil }
+        let attached = (replay ?? []).withUnsafeBytes { bytes in
+            vfskit_io_attach(descriptor, replay == nil ? nil : bytes.baseAddress, bytes.count, initPath)
+        }
+        var io = fuse_custom_io()
+        io.read = vfskit_io_read
+        io.writev = vfskit_io_writev
+        guard attached == 0, fuse_session_custom_io(session.raw, &io, descriptor) == 0 else {
+            throw .sessionCreationFailed
+        }
+    }
+
+    /// After the loop: unmounts a tree this server mounted, and releases the session.
+    private func finish(_ session: SessionHandle, joining poker: DedicatedThread? = nil) {
+        let descriptor = fuse_session_fd(session.raw)
+        if handover == nil { fuse_session_unmount(session.raw) } // closes the device: a pending poke returns
         poker?.join()
+        vfskit_io_detach(descriptor)
         fuse_session_destroy(session.raw)
     }
 }
@@ -130,14 +212,21 @@ struct SessionHandle: @unchecked Sendable {
 /// stacked on top later cannot take the request). Requests come through a
 /// semaphore, so `stop()` stays async-signal-safe and never touches a session
 /// being destroyed.
+///
+/// A server that took over a supervisor's connection does not poke: a request it sends
+/// to its own mount while exiting is read and dropped by its last worker, and then its
+/// thread waits for an answer forever (and the process cannot end). Its supervisor sends
+/// the request instead (`FUSEMount.wakeServer()`).
 final class LoopStopper: @unchecked Sendable {
     private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
     private let stopRequested = Atomic(false)
     private let ended = Atomic(false)
     private let mountpoint: String
+    private let pokes: Bool
 
-    init(mountpoint: String) {
+    init(mountpoint: String, pokes: Bool) {
         self.mountpoint = mountpoint
+        self.pokes = pokes
         sem_init(semaphore, 0, 0)
     }
 
@@ -161,11 +250,12 @@ final class LoopStopper: @unchecked Sendable {
     /// Starts the thread that waits for `requestStop()`; joined after unmount.
     func startWatching(_ session: SessionHandle) -> DedicatedThread? {
         DedicatedThread.start { [self] in
-            let root = ukp_open_path(mountpoint)
+            let root = pokes ? ukp_open_path(mountpoint) : -1
             defer { if root >= 0 { close(root) } }
             while sem_wait(semaphore) != 0 && errno == EINTR {}
             guard !ended.load(ordering: .sequentiallyConsistent) else { return }
             fuse_session_exit(session.raw)
+            guard pokes else { return }
             var info = statvfs()
             _ = root >= 0 ? fstatvfs(root, &info) : statvfs(mountpoint, &info)
         }
@@ -173,6 +263,17 @@ final class LoopStopper: @unchecked Sendable {
 }
 
 func errnoDescription(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+/// A small file's bytes (a recorded request), or nil.
+func readSmallFile(bytesOf path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let count = read(fd, &buffer, buffer.count)
+    guard count > 0 else { return nil }
+    return Array(buffer[..<count])
+}
 
 /// The first bytes of a small file (a /proc setting), or nil.
 func readSmallFile(_ path: String) -> String? {

@@ -11,6 +11,8 @@ public enum FUSEServerError: Error, Sendable, Equatable, CustomStringConvertible
     case sessionCreationFailed
     case mountFailed(String)
     case alreadyMounted(String)
+    /// The records of a handed-over connection (see `FUSEHandover`) cannot be kept.
+    case recordsUnusable(String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -34,6 +36,8 @@ public enum FUSEServerError: Error, Sendable, Equatable, CustomStringConvertible
             "mounting FUSE at \(path) failed"
         case .alreadyMounted(let path):
             "this server is already mounted at \(path)"
+        case .recordsUnusable(let path, let errno):
+            "cannot keep the connection's records in \(path): \(errnoDescription(errno))"
         }
     }
 }

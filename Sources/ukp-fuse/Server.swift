@@ -6,38 +6,43 @@ import VFSKit
 import Glibc
 #endif
 
-/// Builds the platform and the mounts from the command line, then serves until a
-/// signal: SIGINT/SIGTERM answer every blocked `fork` and `wait` with `EIO`, unmount, exit 0.
-struct Daemon {
+/// The server process (`ukp-fuse serve-connection`, started by the `Supervisor`): builds
+/// the platform and the trees, takes over the connections the supervisor mounted (fds 3,
+/// 4, …), and serves until SIGINT/SIGTERM, which answer every blocked `fork` and `wait`
+/// with `EIO` (the supervisor then unmounts). It dies with its supervisor.
+struct Server {
     let settings: ServeOptions
+    /// How many servers served these connections before this one.
+    let restarts: Int
+    let logger: Logger
+
+    /// A pipe whose other end only the supervisor holds: end of file means it died.
+    let lifeline: Int32?
 
     func run() async throws {
-        let level = settings.logLevel.level
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "ukp-fuse")
-        if let warning = FUSEServer.requestTimeoutWarning() {
+        if let lifeline { Self.exitWhenClosed(lifeline) }
+        if restarts == 0, let warning = FUSEServer.requestTimeoutWarning() {
             logger.warning("\(warning); set it to 0 for blocking fork and wait writes")
         }
+        let state = StateDirectory(path: settings.stateDir ?? StateDirectory.defaultPath(for: settings.mountpoint))
 
         let platform = try InstancePlatform(settings: settings, logger: logger)
         let uid = settings.uid ?? getuid()
         let gid = settings.gid ?? getgid()
         let options = FUSEMountOptions(allowOther: settings.allowOther, fsname: "ukp", subtype: "ukp")
 
-        var mounts = [(path: settings.mountpoint, tree: platform.engine.tree)]
+        var mounts = [(name: "ukp", path: settings.mountpoint, tree: platform.engine.tree)]
         if let control = settings.simControl, let sim = platform.sim {
-            mounts.append((control, sim.controlTree))
+            mounts.append(("control", control, sim.controlTree))
         }
         var servers: [FUSEServer] = []
         do {
-            for mount in mounts {
-                try MountPoint.create(mount.path)
+            for (index, mount) in mounts.enumerated() {
                 let dispatcher = try Dispatcher(tree: mount.tree, uid: uid, gid: gid)
-                let server = FUSEServer(dispatcher: dispatcher, mountpoint: mount.path, options: options)
+                let handover = FUSEHandover(
+                    descriptor: Int32(3 + index), mountpoint: mount.path, recordsPath: state.records(of: mount.name),
+                    restarts: restarts)
+                let server = FUSEServer(dispatcher: dispatcher, takingOver: handover, options: options)
                 try server.mount()
                 servers.append(server)
             }
@@ -47,7 +52,7 @@ struct Daemon {
             throw error
         }
 
-        let service = FUSEService(servers: servers, platform: platform, primary: settings.mountpoint, logger: logger)
+        let service = FUSEService(servers: servers, platform: platform, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
                 .init(service: service),
@@ -55,16 +60,26 @@ struct Daemon {
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        logger.info("unmounted; exiting")
+    }
+}
+
+extension Server {
+    /// Ends this process when the supervisor is gone (its end of `lifeline` closed): the
+    /// mounts go with it (`auto_unmount`), and no server may outlive them.
+    static func exitWhenClosed(_ lifeline: Int32) {
+        DedicatedThread.detach {
+            var byte: UInt8 = 0
+            while read(lifeline, &byte, 1) < 0 && errno == EINTR {}
+            _exit(0)
+        }
     }
 }
 
 /// The FUSE sessions as a service: serve each on its own thread; on graceful shutdown,
-/// fail blocked callers with `EIO` first, then unmount.
+/// fail blocked callers with `EIO` first, then stop serving.
 struct FUSEService: Service {
     let servers: [FUSEServer]
     let platform: InstancePlatform
-    let primary: String
     let logger: Logger
 
     func run() async throws {
@@ -77,13 +92,12 @@ struct FUSEService: Service {
                     group.addTask { await DedicatedThread.run { server.serve() } }
                 }
                 group.addTask {
-                    await DedicatedThread.run {
-                        for server in servers { MountPoint.waitUntilAnswering(server.mountpoint) }
-                    }
-                    print("ukp-fuse: serving \(primary)")
-                    fflush(nil)
-                    for server in servers where server.mountpoint != primary {
-                        logger.info("sim control tree at \(server.mountpoint)")
+                    // A server that took over: did the kernel resend what its predecessor held?
+                    try? await Task.sleep(for: .milliseconds(200))
+                    for server in servers {
+                        if case .failure(let error)? = server.resendOutcome {
+                            logger.error("the kernel refused FUSE_NOTIFY_RESEND (\(error)): requests the dead server held are lost")
+                        }
                     }
                 }
                 await group.waitForAll()

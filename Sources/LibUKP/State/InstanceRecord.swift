@@ -1,0 +1,91 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import OrderedCollections
+
+/// What the state journal says about one instance: replayed on restart, kept up to date
+/// as events are recorded, and written out whole when the journal is compacted.
+struct InstanceRecord: Sendable, Equatable {
+    /// One child as recorded.
+    struct ChildRecord: Sendable, Equatable {
+        var child: ForkedChild
+        var status: InstanceState = .starting
+        var exitCode: Int32?
+        /// When it stopped (Unix ms): its retention runs from there.
+        var stoppedAt: Int64?
+    }
+
+    /// How many answered forks are remembered, to answer a resent request once.
+    static let answeredLimit = 256
+
+    var generation = UUID()
+    var createdByFork = false
+    /// Per-thread fork results, least recently recorded first.
+    var results: OrderedDictionary<Int32, UUID> = [:]
+    var lastCompleted: UUID?
+    /// The children in creation order.
+    var children: OrderedDictionary<UUID, ChildRecord> = [:]
+    /// Forks sent to the platform and not answered: the kernel request and its thread.
+    var forksInFlight: OrderedDictionary<UInt64, Int32?> = [:]
+    /// The last forks answered, by kernel request, oldest first.
+    var forksAnswered: OrderedDictionary<UInt64, Result<UUID, ForkFailure>> = [:]
+
+    init() {}
+
+    mutating func apply(_ event: StateEvent) {
+        switch event {
+        case .instance(let generation, let createdByFork):
+            self.generation = generation
+            self.createdByFork = createdByFork
+        case .result(let thread, let result):
+            lastCompleted = result
+            if let thread {
+                results.removeValue(forKey: thread)
+                results[thread] = result
+            }
+        case .childAdded(let child):
+            children[child.id] = ChildRecord(child: child)
+        case .childStatus(let id, let state):
+            children[id]?.status = state
+        case .childStopped(let id, let code, let stoppedAt):
+            children[id]?.status = .stopped
+            if let code { children[id]?.exitCode = code }
+            children[id]?.stoppedAt = stoppedAt
+        case .childRemoved(let id):
+            children.removeValue(forKey: id)
+        case .becameChild(let generation):
+            self.generation = generation
+            createdByFork = true
+            results = [:]
+            lastCompleted = .zero
+            children = [:]
+            forksInFlight = [:]
+        case .forkSent(let key, let thread):
+            forksInFlight[key] = thread
+        case .forkAnswered(let key, let answer):
+            forksInFlight.removeValue(forKey: key)
+            forksAnswered.removeValue(forKey: key)
+            forksAnswered[key] = answer
+            if forksAnswered.count > Self.answeredLimit { forksAnswered.removeFirst() }
+        }
+    }
+
+    /// The events that rebuild this record from nothing (what compaction writes).
+    var events: [StateEvent] {
+        var events: [StateEvent] = [.instance(generation: generation, createdByFork: createdByFork)]
+        for (thread, result) in results { events.append(.result(thread: thread, result)) }
+        if let lastCompleted, lastCompleted != results.values.last { events.append(.result(thread: nil, lastCompleted)) }
+        for record in children.values {
+            events.append(.childAdded(record.child))
+            if record.status != .starting { events.append(.childStatus(record.child.id, record.status)) }
+            if let stoppedAt = record.stoppedAt {
+                events.append(.childStopped(record.child.id, exitCode: record.exitCode, stoppedAt: stoppedAt))
+            }
+        }
+        for (key, thread) in forksInFlight { events.append(.forkSent(key: key, thread: thread)) }
+        for (key, answer) in forksAnswered { events.append(.forkAnswered(key: key, answer)) }
+        return events
+    }
+}
