@@ -18,6 +18,10 @@ import Glibc
 /// else tells the engine `becameChild()`. `ExitStatus` stops a child; other `Status`
 /// changes are forwarded as they come (`Status` `Stopped` waits for the exit code).
 ///
+/// With `hello` (the platform offered this project's extension out of band), each new
+/// connection starts with `Hello`; the platform's `Renewal` in answer steps the clock and adds
+/// entropy at once, and a `Renewal` before `ForkCreated` or `ParentId` goes with that answer.
+///
 /// Malformed messages are logged and skipped. When the stream ends, fails, or gets out of
 /// step (an unknown message type), forks in flight fail with `EIO`, and the platform
 /// reconnects after `reconnectDelay` until `close()`.
@@ -25,14 +29,18 @@ public final class WirePlatform: Platform, Sendable {
     /// Receives the platform's log lines.
     public typealias Log = @Sendable (WireLogLevel, String) -> Void
 
-    private typealias Reply = CheckedContinuation<Result<ForkOutcome, ForkFailure>, Never>
+    fileprivate typealias Reply = CheckedContinuation<Result<ForkAnswer, ForkFailure>, Never>
 
-    private struct State {
+    fileprivate struct State {
         var connection: WireConnection?
         var pending: [UInt32: Reply] = [:]
         var lastCorrelationID: UInt32 = 0
         weak var events: (any PlatformEvents)?
         var parent: UUID?
+        /// The `Hello` in flight on this connection: its correlation id and when it was sent.
+        var hello: (id: UInt32, sent: ContinuousClock.Instant)?
+        /// A `Renewal` waiting for the `ForkCreated` or `ParentId` it goes with.
+        var renewal: (id: UInt32, renewal: PlatformRenewal)?
         var started = false
         var closed = false
     }
@@ -41,13 +49,21 @@ public final class WirePlatform: Platform, Sendable {
     public let path: String
     /// How long to wait before connecting again after the stream is lost.
     public let reconnectDelay: Duration
+    /// True when the platform offered the wire extension: say `Hello` on each connection.
+    public let hello: Bool
 
     private let log: Log
     private let state = Mutex(State())
 
-    public init(path: String, reconnectDelay: Duration = .milliseconds(500), log: @escaping Log = { _, _ in }) {
+    public init(
+        path: String,
+        reconnectDelay: Duration = .milliseconds(500),
+        hello: Bool = false,
+        log: @escaping Log = { _, _ in }
+    ) {
         self.path = path
         self.reconnectDelay = reconnectDelay
+        self.hello = hello
         self.log = log
     }
 
@@ -74,6 +90,7 @@ public final class WirePlatform: Platform, Sendable {
             return
         }
         log(.info, "connected to the platform at \(path)")
+        sayHello(on: connection)
         WireThread.start { self.run() }
     }
 
@@ -95,13 +112,16 @@ public final class WirePlatform: Platform, Sendable {
     }
 
     public func fork() async throws(ForkFailure) -> ForkOutcome {
+        try await forkWithRenewal().outcome
+    }
+
+    public func forkWithRenewal() async throws(ForkFailure) -> ForkAnswer {
         let result = await withCheckedContinuation { (reply: Reply) in
             let request = state.withLock { state -> (UInt32, WireConnection)? in
                 guard !state.closed, let connection = state.connection else { return nil }
-                repeat { state.lastCorrelationID &+= 1 } while state.lastCorrelationID == 0
-                    || state.pending[state.lastCorrelationID] != nil
-                state.pending[state.lastCorrelationID] = reply
-                return (state.lastCorrelationID, connection)
+                let id = state.nextCorrelationID()
+                state.pending[id] = reply
+                return (id, connection)
             }
             guard let (id, connection) = request else {
                 log(.warning, "fork signal failed: not connected to the platform at \(path)")
@@ -142,6 +162,8 @@ public final class WirePlatform: Platform, Sendable {
         connection.interrupt()
         let pending = state.withLock { state in
             if state.connection === connection { state.connection = nil }
+            state.hello = nil
+            state.renewal = nil
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
         }
@@ -168,6 +190,7 @@ public final class WirePlatform: Platform, Sendable {
                 }
                 if closed { return nil }
                 log(.info, "connected to the platform at \(path) again")
+                sayHello(on: connection)
                 return connection
             } catch {
                 if failures == 0 { log(.warning, "cannot reconnect to \(path): \(error); retrying") }
@@ -223,7 +246,7 @@ public final class WirePlatform: Platform, Sendable {
                 id: created.child, snapshot: created.snapshot, creationTime: Int64(clamping: created.creationTime))
             log(.info, "fork \(id) created child \(created.child.lowercaseText)"
                 + (created.fqdn.isEmpty ? "" : " (\(created.fqdn))"))
-            answer(id, with: .success(.parent(child)), or: "ForkCreated")
+            answer(id, with: .success(ForkAnswer(.parent(child), renewal: takeRenewal(for: id))), or: "ForkCreated")
         case .error(let errno):
             log(.info, "fork \(id) refused by the platform: \(errno)")
             answer(id, with: .failure(.rejected(errno)), or: "Error (\(errno))")
@@ -236,14 +259,17 @@ public final class WirePlatform: Platform, Sendable {
         case .exitStatus(let child, let code):
             log(.info, "child \(child.lowercaseText) exited with \(Int32(bitPattern: code))")
             events?.childExited(child, code: Int32(bitPattern: code))
-        case .forkRequest:
-            log(.warning, "from \(path): ForkRequest (correlation id \(id)) goes the other way; ignored")
+        case .forkRequest, .hello:
+            log(.warning, "from \(path): \(message.type) (correlation id \(id)) goes the other way; ignored")
+        case .renewal(let renewal):
+            received(renewal, correlationID: id)
         }
     }
 
     /// This instance is the child of a fork: the fork in flight (the one the snapshot was
     /// taken in) returns `.child`; with none in flight, the engine is told directly.
     private func becameChild(of parent: UUID, correlationID id: UInt32) {
+        let renewal = takeRenewal(for: id)
         let (inFlight, events) = state.withLock { state in
             state.parent = parent
             defer { state.pending.removeAll() }
@@ -253,20 +279,65 @@ public final class WirePlatform: Platform, Sendable {
         if inFlight.isEmpty {
             if id != 0 { log(.warning, "ParentId answers fork \(id), which is not in flight") }
             guard let events else { return }
-            Task { await events.becameChild() }
+            Task { await events.becameChild(renewal: renewal) }
             return
         }
         for (pendingID, reply) in inFlight {
             // Forks are serialized: normally exactly one is in flight, and it is the one answered.
-            let outcome: Result<ForkOutcome, ForkFailure> =
-                pendingID == id || (id == 0 && inFlight.count == 1) ? .success(.child) : .failure(.signalFailed)
+            let outcome: Result<ForkAnswer, ForkFailure> = pendingID == id || (id == 0 && inFlight.count == 1)
+                ? .success(ForkAnswer(.child, renewal: renewal)) : .failure(.signalFailed)
             reply.resume(returning: outcome)
         }
     }
 
     private var events: (any PlatformEvents)? { state.withLock { $0.events } }
 
-    private func answer(_ id: UInt32, with outcome: Result<ForkOutcome, ForkFailure>, or what: String? = nil) {
+    // MARK: The wire extension
+
+    /// Says `Hello` on a new connection when the platform offered the extension.
+    private func sayHello(on connection: WireConnection) {
+        guard hello else { return }
+        let id = state.withLock { state in
+            let id = state.nextCorrelationID()
+            state.hello = (id, .now)
+            state.renewal = nil
+            return id
+        }
+        do {
+            try connection.send(WireMessage(correlationID: id, .hello(version: 1)).encoded)
+            log(.debug, "sent Hello \(id)")
+        } catch {
+            log(.warning, "cannot say Hello to \(path): \(error)")
+        }
+    }
+
+    /// A `Renewal`: in answer to `Hello`, taken at once (its transit is half the round trip);
+    /// otherwise kept for the `ForkCreated` or `ParentId` that follows.
+    private func received(_ message: WireRenewal, correlationID id: UInt32) {
+        let now = ContinuousClock.now
+        let hello = state.withLock { state -> ContinuousClock.Instant? in
+            guard let hello = state.hello, hello.id == id, id != 0 else {
+                state.renewal = (id, message.renewal(receivedAt: now))
+                return nil
+            }
+            state.hello = nil
+            return hello.sent
+        }
+        log(.debug, "Renewal \(id): \(message.entropy.count) bytes of entropy, clock \(message.hostRealtime) ns")
+        guard let sent = hello else { return }
+        events?.platformRenewed(message.renewal(receivedAt: now, transit: (now - sent) / 2))
+    }
+
+    /// The `Renewal` that came with the answer to `id` (or with an unsolicited one), once.
+    private func takeRenewal(for id: UInt32) -> PlatformRenewal? {
+        state.withLock { state in
+            guard let kept = state.renewal, kept.id == id || kept.id == 0 || id == 0 else { return nil }
+            state.renewal = nil
+            return kept.renewal
+        }
+    }
+
+    private func answer(_ id: UInt32, with outcome: Result<ForkAnswer, ForkFailure>, or what: String? = nil) {
         guard let reply = state.withLock({ $0.pending.removeValue(forKey: id) }) else {
             if let what { log(.warning, "from \(path): \(what) answers fork \(id), which is not in flight; ignored") }
             return
@@ -278,4 +349,12 @@ public final class WirePlatform: Platform, Sendable {
 /// How much a log line of the wire platform matters.
 public enum WireLogLevel: Sendable, Hashable {
     case debug, info, warning, error
+}
+
+extension WirePlatform.State {
+    /// A fresh non-zero correlation id that no fork in flight uses.
+    mutating func nextCorrelationID() -> UInt32 {
+        repeat { lastCorrelationID &+= 1 } while lastCorrelationID == 0 || pending[lastCorrelationID] != nil
+        return lastCorrelationID
+    }
 }
