@@ -135,7 +135,7 @@ public actor ForkEngine: PlatformEvents {
         let childhoods = self.childhoods
         early.withLock { $0.forkStarted() }
         Task { [platform] in
-            let outcome: Result<ForkAnswer, ForkFailure>
+            let outcome: Result<ForkReply, ForkFailure>
             do throws(ForkFailure) {
                 outcome = .success(try await platform.forkWithRenewal())
             } catch {
@@ -149,7 +149,7 @@ public actor ForkEngine: PlatformEvents {
         _ id: ForkQueue.RequestID,
         thread: Int32?,
         childhoods started: UInt64,
-        outcome: Result<ForkAnswer, ForkFailure>
+        outcome: Result<ForkReply, ForkFailure>
     ) async {
         let answer: Result<UUID, Errno>
         switch outcome.map(\.outcome) {

@@ -21,7 +21,7 @@ public protocol Platform: Sendable {
 
     /// Like `fork()`, with what the platform supplied to renew this side (entropy and clock).
     /// The default calls `fork()` and supplies nothing.
-    func forkWithRenewal() async throws(ForkFailure) -> ForkAnswer
+    func forkWithRenewal() async throws(ForkFailure) -> ForkReply
 
     /// Called once by the engine it serves: report this instance's events to `events` from now on.
     func attach(_ events: any PlatformEvents)

@@ -84,9 +84,13 @@ public final class InstanceRenewer: Sendable {
         if options.stepClock, let clock = renewal.hostClock { stepClock(system, to: clock, after: "connecting") }
     }
 
+    /// True when there is a hook directory.
+    var runsHooks: Bool { system != nil && options.hookDirectory != nil }
+
     /// Step 4: each executable of the hook directory, in name order, each under the timeout.
-    /// A hook that fails or times out is logged; the others still run.
-    func runHooks(generation: UUID) async {
+    /// A hook that fails or times out is logged; the others still run. `instance` names a
+    /// simulated child (`UKP_INSTANCE`).
+    func runHooks(generation: UUID, instance: UUID? = nil) async {
         guard let system, let directory = options.hookDirectory else { return }
         let hooks: [String]
         do {
@@ -97,6 +101,7 @@ public final class InstanceRenewer: Sendable {
         }
         var environment = options.hookEnvironment
         environment["UKP_GENERATION"] = generation.lowercaseText
+        if let instance { environment["UKP_INSTANCE"] = instance.lowercaseText }
         for hook in hooks {
             let result = await system.runHook(hook, environment: environment, timeout: options.hookTimeout)
             if result.succeeded {

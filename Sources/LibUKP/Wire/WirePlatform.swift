@@ -29,7 +29,7 @@ public final class WirePlatform: Platform, Sendable {
     /// Receives the platform's log lines.
     public typealias Log = @Sendable (WireLogLevel, String) -> Void
 
-    fileprivate typealias Reply = CheckedContinuation<Result<ForkAnswer, ForkFailure>, Never>
+    fileprivate typealias Reply = CheckedContinuation<Result<ForkReply, ForkFailure>, Never>
 
     fileprivate struct State {
         var connection: WireConnection?
@@ -115,7 +115,7 @@ public final class WirePlatform: Platform, Sendable {
         try await forkWithRenewal().outcome
     }
 
-    public func forkWithRenewal() async throws(ForkFailure) -> ForkAnswer {
+    public func forkWithRenewal() async throws(ForkFailure) -> ForkReply {
         let result = await withCheckedContinuation { (reply: Reply) in
             let request = state.withLock { state -> (UInt32, WireConnection)? in
                 guard !state.closed, let connection = state.connection else { return nil }
@@ -246,7 +246,7 @@ public final class WirePlatform: Platform, Sendable {
                 id: created.child, snapshot: created.snapshot, creationTime: Int64(clamping: created.creationTime))
             log(.info, "fork \(id) created child \(created.child.lowercaseText)"
                 + (created.fqdn.isEmpty ? "" : " (\(created.fqdn))"))
-            answer(id, with: .success(ForkAnswer(.parent(child), renewal: takeRenewal(for: id))), or: "ForkCreated")
+            answer(id, with: .success(ForkReply(.parent(child), renewal: takeRenewal(for: id))), or: "ForkCreated")
         case .error(let errno):
             log(.info, "fork \(id) refused by the platform: \(errno)")
             answer(id, with: .failure(.rejected(errno)), or: "Error (\(errno))")
@@ -284,8 +284,8 @@ public final class WirePlatform: Platform, Sendable {
         }
         for (pendingID, reply) in inFlight {
             // Forks are serialized: normally exactly one is in flight, and it is the one answered.
-            let outcome: Result<ForkAnswer, ForkFailure> = pendingID == id || (id == 0 && inFlight.count == 1)
-                ? .success(ForkAnswer(.child, renewal: renewal)) : .failure(.signalFailed)
+            let outcome: Result<ForkReply, ForkFailure> = pendingID == id || (id == 0 && inFlight.count == 1)
+                ? .success(ForkReply(.child, renewal: renewal)) : .failure(.signalFailed)
             reply.resume(returning: outcome)
         }
     }
@@ -337,7 +337,7 @@ public final class WirePlatform: Platform, Sendable {
         }
     }
 
-    private func answer(_ id: UInt32, with outcome: Result<ForkAnswer, ForkFailure>, or what: String? = nil) {
+    private func answer(_ id: UInt32, with outcome: Result<ForkReply, ForkFailure>, or what: String? = nil) {
         guard let reply = state.withLock({ $0.pending.removeValue(forKey: id) }) else {
             if let what { log(.warning, "from \(path): \(what) answers fork \(id), which is not in flight; ignored") }
             return

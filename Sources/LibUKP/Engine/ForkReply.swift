@@ -1,6 +1,6 @@
 /// A fork's outcome on this side, with what the platform supplied to renew it: for the
 /// child, host entropy and the host's clock; for the parent, the host's clock (its pause).
-public struct ForkAnswer: Sendable, Hashable {
+public struct ForkReply: Sendable, Hashable {
     public var outcome: ForkOutcome
     /// Nil when the platform supplied nothing (it does not speak the wire extension).
     public var renewal: PlatformRenewal?
@@ -12,8 +12,8 @@ public struct ForkAnswer: Sendable, Hashable {
 }
 
 extension Platform {
-    public func forkWithRenewal() async throws(ForkFailure) -> ForkAnswer {
-        ForkAnswer(try await fork())
+    public func forkWithRenewal() async throws(ForkFailure) -> ForkReply {
+        ForkReply(try await fork())
     }
 }
 
