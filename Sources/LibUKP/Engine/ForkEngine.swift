@@ -227,7 +227,7 @@ public actor ForkEngine: PlatformEvents {
     /// The same, renewing the instance in SPEC.md's order first (reseed, clock, generation,
     /// hooks); the parent's queued forks fail with `EIO` only after the hooks ran.
     public func becameChild(renewal: PlatformRenewal?) async {
-        renewer.reseedAndStepClock(renewal)
+        await renewer.reseedAndStepClock(renewal, measuring: platform)
         let parentsRequests = becomeChild()
         await renewer.runHooks(generation: generation)
         for id in parentsRequests { perform(.fail(id, .ioError)) }

@@ -15,6 +15,8 @@ extension Platform {
     public func forkWithRenewal() async throws(ForkFailure) -> ForkReply {
         ForkReply(try await fork())
     }
+
+    public func hostClock() async -> HostClockReading? { nil }
 }
 
 extension PlatformEvents {

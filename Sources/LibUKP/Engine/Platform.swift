@@ -23,6 +23,10 @@ public protocol Platform: Sendable {
     /// The default calls `fork()` and supplies nothing.
     func forkWithRenewal() async throws(ForkFailure) -> ForkReply
 
+    /// The host's wall clock measured now (round trips), for a child to step its clock to;
+    /// nil when the platform cannot tell. The default is nil.
+    func hostClock() async -> HostClockReading?
+
     /// Called once by the engine it serves: report this instance's events to `events` from now on.
     func attach(_ events: any PlatformEvents)
 }

@@ -64,11 +64,15 @@ public final class InstanceRenewer: Sendable {
 
     // MARK: The steps
 
-    /// Steps 1 and 2 in an instance that has become a child: reseed, then the clock.
-    func reseedAndStepClock(_ renewal: PlatformRenewal?) {
+    /// Steps 1 and 2 in an instance that has become a child: reseed, then the clock. The
+    /// clock is measured again through `platform` (a child that just resumed reads its first
+    /// message late); the reading that came with the fork's answer is the fallback.
+    func reseedAndStepClock(_ renewal: PlatformRenewal?, measuring platform: any Platform) async {
         guard let system else { return }
         if options.reseed { reseed(system, with: renewal?.entropy ?? []) }
-        if options.stepClock { stepClock(system, to: renewal?.hostClock, after: "becoming a child") }
+        guard options.stepClock else { return }
+        let measured = await platform.hostClock()
+        stepClock(system, to: measured ?? renewal?.hostClock, after: "becoming a child")
     }
 
     /// The parent's fork write: its clock lags by its own pause; step it to the platform's.

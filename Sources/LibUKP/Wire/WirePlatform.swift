@@ -19,8 +19,9 @@ import Glibc
 /// changes are forwarded as they come (`Status` `Stopped` waits for the exit code).
 ///
 /// With `hello` (the platform offered this project's extension out of band), each new
-/// connection starts with `Hello`; the platform's `Renewal` in answer steps the clock and adds
-/// entropy at once, and a `Renewal` before `ForkCreated` or `ParentId` goes with that answer.
+/// connection starts with `Hello` round trips; the platform's `Renewal`s in answer step the
+/// clock and add entropy at once. A `Renewal` before `ForkCreated` or `ParentId` goes with that
+/// answer, and `hostClock()` measures the host's clock again (a child does, once it runs).
 ///
 /// Malformed messages are logged and skipped. When the stream ends, fails, or gets out of
 /// step (an unknown message type), forks in flight fail with `EIO`, and the platform
@@ -30,6 +31,14 @@ public final class WirePlatform: Platform, Sendable {
     public typealias Log = @Sendable (WireLogLevel, String) -> Void
 
     fileprivate typealias Reply = CheckedContinuation<Result<ForkReply, ForkFailure>, Never>
+    fileprivate typealias HelloReply = CheckedContinuation<HelloAnswer?, Never>
+
+    /// The platform's answer to one `Hello`, and when the round trip started and ended.
+    fileprivate struct HelloAnswer {
+        let renewal: WireRenewal
+        let sent: ContinuousClock.Instant
+        let received: ContinuousClock.Instant
+    }
 
     fileprivate struct State {
         var connection: WireConnection?
@@ -37,8 +46,8 @@ public final class WirePlatform: Platform, Sendable {
         var lastCorrelationID: UInt32 = 0
         weak var events: (any PlatformEvents)?
         var parent: UUID?
-        /// The `Hello` in flight on this connection: its correlation id and when it was sent.
-        var hello: (id: UInt32, sent: ContinuousClock.Instant)?
+        /// `Hello`s waiting for their `Renewal`, by correlation id, with when each was sent.
+        var hellos: [UInt32: (reply: HelloReply, sent: ContinuousClock.Instant)] = [:]
         /// A `Renewal` waiting for the `ForkCreated` or `ParentId` it goes with.
         var renewal: (id: UInt32, renewal: PlatformRenewal)?
         var started = false
@@ -90,8 +99,8 @@ public final class WirePlatform: Platform, Sendable {
             return
         }
         log(.info, "connected to the platform at \(path)")
-        sayHello(on: connection)
         WireThread.start { self.run() }
+        greet()
     }
 
     /// Closes the stream for good; forks in flight fail with `EIO`.
@@ -162,11 +171,11 @@ public final class WirePlatform: Platform, Sendable {
         connection.interrupt()
         let pending = state.withLock { state in
             if state.connection === connection { state.connection = nil }
-            state.hello = nil
             state.renewal = nil
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
         }
+        for id in state.withLock({ Array($0.hellos.keys) }) { answerHello(id, with: nil) }
         for reply in pending { reply.resume(returning: .failure(.signalFailed)) }
         if !pending.isEmpty { log(.warning, "\(pending.count) fork(s) in flight failed with EIO: stream lost") }
     }
@@ -190,7 +199,7 @@ public final class WirePlatform: Platform, Sendable {
                 }
                 if closed { return nil }
                 log(.info, "connected to the platform at \(path) again")
-                sayHello(on: connection)
+                greet()
                 return connection
             } catch {
                 if failures == 0 { log(.warning, "cannot reconnect to \(path): \(error); retrying") }
@@ -294,38 +303,81 @@ public final class WirePlatform: Platform, Sendable {
 
     // MARK: The wire extension
 
-    /// Says `Hello` on a new connection when the platform offered the extension.
-    private func sayHello(on connection: WireConnection) {
-        guard hello else { return }
-        let id = state.withLock { state in
-            let id = state.nextCorrelationID()
-            state.hello = (id, .now)
-            state.renewal = nil
-            return id
+    /// The host's clock measured over `rounds` `Hello` → `Renewal` round trips: the reading
+    /// of the shortest, its transit half of it. Nil without the extension or an answer.
+    public func hostClock() async -> HostClockReading? {
+        await measureHostClock()?.hostClock
+    }
+
+    /// Round trips that measure the host's clock; the answer with the shortest round trip.
+    private func measureHostClock(rounds: Int = 3, timeout: Duration = .milliseconds(250)) async -> PlatformRenewal? {
+        guard hello else { return nil }
+        var best: (renewal: PlatformRenewal, roundTrip: Duration)?
+        for _ in 0..<rounds {
+            guard let answer = await roundTrip(timeout: timeout) else { continue }
+            let roundTrip = answer.received - answer.sent
+            if best == nil || roundTrip < best!.roundTrip {
+                best = (answer.renewal.renewal(receivedAt: answer.received, transit: roundTrip / 2), roundTrip)
+            }
         }
-        do {
-            try connection.send(WireMessage(correlationID: id, .hello(version: 1)).encoded)
-            log(.debug, "sent Hello \(id)")
-        } catch {
-            log(.warning, "cannot say Hello to \(path): \(error)")
+        if let best { log(.debug, "host clock measured: shortest round trip \(best.roundTrip)") }
+        return best?.renewal
+    }
+
+    /// One `Hello` and the platform's `Renewal` in answer; nil on timeout or a lost stream.
+    private func roundTrip(timeout: Duration) async -> HelloAnswer? {
+        await withCheckedContinuation { (reply: HelloReply) in
+            let request = state.withLock { state -> (UInt32, WireConnection)? in
+                guard !state.closed, let connection = state.connection else { return nil }
+                let id = state.nextCorrelationID()
+                state.hellos[id] = (reply, .now)
+                return (id, connection)
+            }
+            guard let (id, connection) = request else { return reply.resume(returning: nil) }
+            do {
+                state.withLock { $0.hellos[id]?.sent = .now }
+                try connection.send(WireMessage(correlationID: id, .hello(version: 1)).encoded)
+            } catch {
+                log(.warning, "cannot say Hello to \(path): \(error)")
+                return answerHello(id, with: nil)
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.answerHello(id, with: nil)
+            }
         }
     }
 
-    /// A `Renewal`: in answer to `Hello`, taken at once (its transit is half the round trip);
-    /// otherwise kept for the `ForkCreated` or `ParentId` that follows.
+    private func answerHello(_ id: UInt32, with renewal: WireRenewal?, at received: ContinuousClock.Instant = .now) {
+        guard let waiter = state.withLock({ $0.hellos.removeValue(forKey: id) }) else { return }
+        waiter.reply.resume(returning: renewal.map { HelloAnswer(renewal: $0, sent: waiter.sent, received: received) })
+    }
+
+    /// On a new connection, when the platform offered the extension: `Hello`, and the
+    /// platform's entropy and clock go to the engine (a booting instance takes the host's clock).
+    private func greet() {
+        guard hello else { return }
+        Task {
+            guard let renewal = await measureHostClock() else {
+                log(.warning, "the platform at \(path) did not answer Hello")
+                return
+            }
+            events?.platformRenewed(renewal)
+        }
+    }
+
+    /// A `Renewal`: the answer to a `Hello`, or kept for the `ForkCreated` or `ParentId` that follows.
     private func received(_ message: WireRenewal, correlationID id: UInt32) {
         let now = ContinuousClock.now
-        let hello = state.withLock { state -> ContinuousClock.Instant? in
-            guard let hello = state.hello, hello.id == id, id != 0 else {
-                state.renewal = (id, message.renewal(receivedAt: now))
-                return nil
-            }
-            state.hello = nil
-            return hello.sent
-        }
         log(.debug, "Renewal \(id): \(message.entropy.count) bytes of entropy, clock \(message.hostRealtime) ns")
-        guard let sent = hello else { return }
-        events?.platformRenewed(message.renewal(receivedAt: now, transit: (now - sent) / 2))
+        let isAnswer = state.withLock { state in
+            guard id != 0, state.hellos[id] != nil else {
+                state.renewal = (id, message.renewal(receivedAt: now))
+                return false
+            }
+            return true
+        }
+        if isAnswer { answerHello(id, with: message, at: now) }
     }
 
     /// The `Renewal` that came with the answer to `id` (or with an unsolicited one), once.
@@ -355,6 +407,7 @@ extension WirePlatform.State {
     /// A fresh non-zero correlation id that no fork in flight uses.
     mutating func nextCorrelationID() -> UInt32 {
         repeat { lastCorrelationID &+= 1 } while lastCorrelationID == 0 || pending[lastCorrelationID] != nil
+            || hellos[lastCorrelationID] != nil
         return lastCorrelationID
     }
 }
