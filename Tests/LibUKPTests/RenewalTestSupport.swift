@@ -23,6 +23,7 @@ final class RecordingSystem: RenewalSystem {
         var holds: [String: [CheckedContinuation<Void, Never>]] = [:]
         var held: Set<String> = []
         var setTimes: [Int64] = []
+        var environments: [[String: String]] = []
     }
 
     private let state = Mutex(State())
@@ -32,6 +33,8 @@ final class RecordingSystem: RenewalSystem {
     var names: [String] { steps.map(\.name) }
     /// The times `setRealtime` was given.
     var setTimes: [Int64] { state.withLock { $0.setTimes } }
+    /// The environment each hook ran with.
+    var environments: [[String: String]] { state.withLock { $0.environments } }
 
     /// `probe` is asked at every step.
     func observe(_ probe: @escaping @Sendable () -> String) { state.withLock { $0.probe = probe } }
@@ -70,6 +73,7 @@ final class RecordingSystem: RenewalSystem {
 
     func runHook(_ path: String, environment: [String: String], timeout: Duration) async -> HookResult {
         let name = String(path.split(separator: "/").last!)
+        state.withLock { $0.environments.append(environment) }
         try? record("hook \(name) \(environment["UKP_GENERATION"] ?? "-")")
         let held = state.withLock { $0.held.contains(name) }
         if held {
