@@ -82,6 +82,7 @@ struct FUSEService: Service {
                     }
                     print("ukp-fuse: serving \(primary)")
                     fflush(nil)
+                    if let notice = platform.notice { logger.notice("\(notice)") }
                     for server in servers where server.mountpoint != primary {
                         logger.info("sim control tree at \(server.mountpoint)")
                     }

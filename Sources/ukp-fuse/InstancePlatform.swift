@@ -9,6 +9,8 @@ struct InstancePlatform: Sendable {
     let sim: SimPlatform?
     /// Answers every blocked `fork` and `wait` with `EIO` and lets go of the platform.
     let shutdown: @Sendable () async -> Void
+    /// Said once in the log when the mounts answer (what the platform does not renew).
+    var notice: String?
 
     /// A platform failed to start: one line naming the problem.
     struct StartError: Error, CustomStringConvertible {
@@ -30,10 +32,10 @@ struct InstancePlatform: Sendable {
         switch settings.platform {
         case .sim:
             if renewal.reseed || renewal.stepClock {
-                logger.notice("""
+                notice = """
                     sim platform: one kernel for every instance: children are not reseeded and \
                     their clocks not stepped\(renewal.hookDirectory == nil ? "" : "; child hooks still run")
-                    """)
+                    """
             }
             renewal.reseed = false
             renewal.stepClock = false
