@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 public import Logging
-public import SystemPackage
+import SystemPackage
 
 /// Renews what a fork copied, in SPEC.md's order ("Becoming a child"): reseed the kernel
 /// CRNG, step the wall clock (the engine then gives `/generation` a new UUID), run the
@@ -42,6 +42,7 @@ public final class InstanceRenewer: Sendable {
         }
     }
 
+    /// What this renewer renews.
     public let options: Options
     private let system: (any RenewalSystem)?
     private let logger: Logger
@@ -154,7 +155,7 @@ public final class InstanceRenewer: Sendable {
 
 extension Errno {
     /// The symbolic name and the message, e.g. `EPERM (Operation not permitted)`.
-    public var name: String {
+    var name: String {
         let symbols: [Int32: String] = [
             1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 8: "ENOEXEC", 9: "EBADF", 12: "ENOMEM",
             13: "EACCES", 14: "EFAULT", 16: "EBUSY", 20: "ENOTDIR", 22: "EINVAL", 25: "ENOTTY",
