@@ -19,6 +19,15 @@ def skip_reason():
     return None
 
 
+def guest_memory():
+    """MiB for each VM: what the image needs (min-memory-mib), at least 128."""
+    try:
+        with open(os.path.join(IMAGE, "min-memory-mib")) as file:
+            return max(128, int(file.read()))
+    except (OSError, ValueError):
+        return 256
+
+
 REASON = skip_reason()
 if REASON:
     print(f"!!!!!!!! SKIPPED: real VM fork tests: {REASON} !!!!!!!!", file=sys.stderr, flush=True)
@@ -27,11 +36,7 @@ if REASON:
 @unittest.skipIf(REASON, REASON or "")
 class VMForkTests(unittest.TestCase):
     def memory(self):
-        try:
-            with open(os.path.join(IMAGE, "min-memory-mib")) as file:
-                return max(128, int(file.read()))
-        except (OSError, ValueError):
-            return 256
+        return guest_memory()
 
     def test_a_vm_forks_for_real(self):
         state = tempfile.mkdtemp(prefix="ukp-vm-e2e-")

@@ -14,7 +14,7 @@ Skipped, loudly, where QEMU or the guest image is missing (Host/tests/run.sh bui
 """
 import os, re, shutil, subprocess, sys, tempfile, unittest
 
-from test_vm_fork import IMAGE, REASON, REPO
+from test_vm_fork import IMAGE, REASON, REPO, guest_memory
 
 LINE = re.compile(r"^\[(\w+)\] @(\d+) (.*)$")
 CLOCK_LIMIT_NS = 5_000_000
@@ -25,14 +25,9 @@ class VMRenewalTests(unittest.TestCase):
     def test_children_are_renewed_before_their_fork_returns(self):
         state = tempfile.mkdtemp(prefix="ukp-vm-e2e-")
         self.addCleanup(shutil.rmtree, state, True)
-        try:
-            with open(os.path.join(IMAGE, "min-memory-mib")) as file:
-                memory = max(128, int(file.read()))
-        except (OSError, ValueError):
-            memory = 256
         command = [os.path.join(REPO, "Host", "ukp-host"), "--image", IMAGE, "--console-stamps",
                    "--app", os.path.join(REPO, "Host", "examples", "renewal-check.sh"),
-                   "--memory", str(memory), "--max-vms", "2", "--state-dir", state]
+                   "--memory", str(guest_memory()), "--max-vms", "2", "--state-dir", state]
         try:
             done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=400)
         except subprocess.TimeoutExpired as expired:

@@ -6,21 +6,18 @@ libraries in clients/. Never steps this machine's clock: every daemon runs --no-
 
 Needs /dev/fuse and a ukp-fuse binary (UKP_FUSE, default the guest image's); skipped loudly otherwise.
 """
-import os, select, shutil, signal, subprocess, sys, tempfile, textwrap, time, unittest
+import os, select, shutil, subprocess, sys, textwrap, time, unittest
 
-from test_wire_daemon import FAKE, REASON, REPO, UKP_FUSE, wait_for
+from test_wire_daemon import REASON, REPO, WireFixture
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 CLIENTS = os.path.join(REPO, "clients")
 
 
 @unittest.skipIf(REASON, REASON or "")
-class WireRenewalTests(unittest.TestCase):
+class WireRenewalTests(WireFixture, unittest.TestCase):
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="ukp-wire-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        self.socket = os.path.join(self.dir, "platform.sock")
-        self.mount = os.path.join(self.dir, "libukp")
+        super().setUp()
         self.hooks = os.path.join(self.dir, "hooks")
         os.mkdir(self.hooks)
         self.log = os.path.join(self.dir, "daemon.log")
@@ -31,31 +28,11 @@ class WireRenewalTests(unittest.TestCase):
             file.write("#!/bin/sh\n" + body + "\n")
         os.chmod(path, 0o755)
 
-    def start_platform(self, *options):
-        platform = subprocess.Popen([sys.executable, FAKE, self.socket, *options],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (platform.kill(), platform.wait()))
-        wait_for(lambda: os.path.exists(self.socket), "the fake platform")
-
     def start_daemon(self, *options):
+        """The daemon, logging at info level into self.log; never stepping this machine's clock."""
         log = open(self.log, "w")
-        daemon = subprocess.Popen([UKP_FUSE, "--platform", "wire", "--wire-path", self.socket,
-                                   "--mountpoint", self.mount, "--no-clock-step", "--log-level", "info", *options],
-                                  stdout=subprocess.PIPE, stderr=log, text=True)
-
-        def stop():
-            if daemon.poll() is None:
-                daemon.send_signal(signal.SIGTERM)
-                try:
-                    daemon.wait(10)
-                except subprocess.TimeoutExpired:
-                    daemon.kill()
-                    subprocess.run(["fusermount3", "-u", "-z", self.mount], stderr=subprocess.DEVNULL)
-            daemon.stdout.close()
-            log.close()
-        self.addCleanup(stop)
-        self.assertEqual(daemon.stdout.readline().strip(), f"ukp-fuse: serving {self.mount}")
-        return daemon
+        self.addCleanup(log.close)
+        return super().start_daemon("--no-clock-step", "--log-level", "info", *options, stderr=log)
 
     def logged(self, text):
         with open(self.log) as file:
@@ -155,30 +132,12 @@ class WireRenewalTests(unittest.TestCase):
         self.assertEqual(code, "7")
 
     def c_client(self):
-        """clients/c/ukp.h in a small program: forks, then reports its side (and waits in the parent)."""
+        """clients/c/tests/fork-and-wait.c, built against ukp.h and run on the mount: its words."""
         if shutil.which("cc") is None:
             self.skipTest("!!!!!!!! SKIPPED: no C compiler for clients/c/ukp.h !!!!!!!!")
         program = os.path.join(self.dir, "client")
-        source = os.path.join(self.dir, "client.c")
-        with open(source, "w") as file:
-            file.write(textwrap.dedent("""
-                #include <stdio.h>
-                #include "ukp.h"
-                static void renew(void *flag) { *(int *)flag = 1; }
-                int main(void) {
-                    int renewed = 0, code = -1;
-                    ukp_uuid child, generation;
-                    ukp_on_child(renew, &renewed);
-                    int side = ukp_fork(&child);
-                    if (side < 0) { perror("ukp_fork"); return 1; }
-                    if (ukp_generation(&generation) != 0) { perror("generation"); return 1; }
-                    if (side == 0) { printf("child %s %d %s\\n", child.text, renewed, generation.text); return 0; }
-                    if (ukp_wait(&child, &code) != 0) { perror("ukp_wait"); return 1; }
-                    printf("parent %s %d %d\\n", child.text, renewed, code);
-                    return 0;
-                }
-            """))
-        subprocess.run(["cc", "-Wall", "-Werror", "-O2", "-I", os.path.join(CLIENTS, "c"), "-o", program, source], check=True)
+        subprocess.run(["cc", "-Wall", "-Werror", "-O2", "-I", os.path.join(CLIENTS, "c"), "-o", program,
+                        os.path.join(CLIENTS, "c", "tests", "fork-and-wait.c")], check=True)
         done = subprocess.run([program], capture_output=True, text=True, timeout=30, env={**os.environ, "UKP_ROOT": self.mount})
         self.assertEqual(done.returncode, 0, done.stderr)
         return done.stdout.split()
@@ -186,11 +145,12 @@ class WireRenewalTests(unittest.TestCase):
     def test_the_c_client_in_the_child(self):
         self.start_platform("--child")
         self.start_daemon("--wire-hello")
-        self.assertEqual(self.c_client(), ["child", ZERO, "1", self.read("generation")])
+        self.assertEqual(self.c_client(), ["fork", "child", ZERO, "1", self.read("generation")])
 
     def test_the_c_client_in_the_parent(self):
         self.start_platform("--exit-after", "0.3", "--exit-code", "9")
         self.start_daemon("--wire-hello")
-        side, child, renewed, code = self.c_client()
+        _, side, child, renewed, generation, _, code = self.c_client()
         self.assertEqual((side, renewed, code), ("parent", "0", "9"))
+        self.assertEqual(generation, self.read("generation"))
         self.assertEqual(os.listdir(os.path.join(self.mount, "vm")), [child])

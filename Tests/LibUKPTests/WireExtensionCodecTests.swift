@@ -3,7 +3,9 @@ import LibUKP
 import SystemPackage
 import Testing
 
-/// This project's wire extension, byte for byte: `Hello` and `Renewal`.
+/// This project's wire extension: `Hello` and `Renewal`. Their bytes (`table`) are also in
+/// `WireCodecTests.table`, so every codec test there (byte for byte, in chunks, every prefix)
+/// covers them.
 @Suite struct WireExtensionCodecTests {
     static let entropy: [UInt8] = Array(0..<32)
     /// 1_700_000_000_123_456_789 ns, little-endian.
@@ -19,27 +21,6 @@ import Testing
         (WireMessage(.renewal(WireRenewal(hostRealtime: 0, entropy: Array(repeating: 0xab, count: 512)))),
          [0x02, 0, 0, 0x80, 0, 0, 0, 0] + [0, 0, 0, 0, 0, 0, 0, 0] + [0x00, 0x02] + Array(repeating: 0xab, count: 512)),
     ]
-
-    @Test(arguments: table)
-    func encodesAndDecodesByteForByte(_ message: WireMessage, _ bytes: [UInt8]) throws {
-        #expect(message.encoded == bytes)
-        var decoder = WireDecoder()
-        decoder.append(bytes)
-        #expect(try decoder.next() == message)
-        #expect(try decoder.next() == nil)
-        try decoder.finish()
-    }
-
-    @Test(arguments: table)
-    func everyPrefixWaitsForMore(_ message: WireMessage, _ bytes: [UInt8]) throws {
-        for length in 0..<bytes.count {
-            var decoder = WireDecoder()
-            decoder.append(bytes[..<length])
-            #expect(try decoder.next() == nil)
-            decoder.append(bytes[length...])
-            #expect(try decoder.next() == message)
-        }
-    }
 
     @Test func aStreamEndingInsideARenewalIsTruncated() {
         let renewal = Self.table[1].1

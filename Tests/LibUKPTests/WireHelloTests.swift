@@ -6,23 +6,19 @@ import Testing
 /// `WirePlatform` and the wire extension: `Hello` when offered, `Renewal` taken with the
 /// answer it precedes or at once in answer to `Hello`.
 @Suite(.timeLimit(.minutes(1))) struct WireHelloTests {
+    /// A wire platform and its peer (`WirePlatformTests.Setup`), renewing through a recording system.
     struct Setup {
-        let peer: WirePeer
-        let platform: WirePlatform
-        let engine: ForkEngine
-        let connection: WirePeerConnection
         let system = RecordingSystem()
-        let log = CapturedLog()
+        let wire: WirePlatformTests.Setup
 
         init(hello: Bool) async throws {
-            peer = try WirePeer()
-            platform = WirePlatform(path: peer.path, reconnectDelay: .milliseconds(20), hello: hello)
-            engine = ForkEngine(platform: platform, renewer: .recording(system, log, hooks: nil))
-            try platform.start()
-            connection = try await peer.accept()
+            wire = try await WirePlatformTests.Setup(hello: hello, renewer: .recording(system, CapturedLog(), hooks: nil))
         }
 
-        func close() { platform.close() }
+        var engine: ForkEngine { wire.engine }
+        var connection: WirePeerConnection { wire.connection }
+        var peer: WirePeer { wire.peer }
+        func close() { wire.close() }
 
         /// Answers the next `count` messages, which must be `Hello`s, with `renewal`.
         func answerHellos(_ count: Int = 3, with renewal: WireRenewal = WireHelloTests.renewal) async throws {
@@ -32,6 +28,23 @@ import Testing
                 #expect(hello.correlationID != 0)
                 try connection.send(WireMessage(correlationID: hello.correlationID, .renewal(renewal)))
             }
+        }
+
+        /// Answers the greeting `Hello`s and waits until the clock was stepped at connect.
+        func connect() async throws {
+            try await answerHellos()
+            try await until("connected and stepped") { system.names.count == 3 }
+        }
+
+        /// Starts a fork that the peer answers with `Renewal` and `ParentId`: this instance is the child.
+        func forkAsChild() async throws -> Task<UUID, any Error> {
+            let engine = engine
+            let fork = Task { try await engine.fork(thread: 1) }
+            var request = try await connection.receive()
+            while request.payload != .forkRequest { request = try await connection.receive() }
+            try connection.send(WireMessage(correlationID: request.correlationID, .renewal(WireHelloTests.renewal)).encoded
+                + WireMessage(correlationID: request.correlationID, .parentID(UUID())).encoded)
+            return fork
         }
     }
 
@@ -62,14 +75,10 @@ import Testing
     @Test func aRenewalBeforeParentIDRenewsTheChildWhoseClockIsMeasuredAgain() async throws {
         let setup = try await Setup(hello: true)
         defer { setup.close() }
-        try await setup.answerHellos()
-        try await until("connected and stepped") { setup.system.names.count == 3 }
+        try await setup.connect()
         let engine = setup.engine
         let before = engine.generation
-        let fork = Task { try await engine.fork(thread: 1) }
-        let request = try await setup.connection.receive()
-        try setup.connection.send(WireMessage(correlationID: request.correlationID, .renewal(Self.renewal)).encoded
-            + WireMessage(correlationID: request.correlationID, .parentID(UUID())).encoded)
+        let fork = try await setup.forkAsChild()
         // Once it runs, the child measures the host's clock again: three round trips.
         let later = WireRenewal(hostRealtime: 1_900_000_000_000_000_000, entropy: Self.renewal.entropy)
         try await setup.answerHellos(with: later)
@@ -84,12 +93,7 @@ import Testing
         let setup = try await Setup(hello: true)
         defer { setup.close() }
         try await setup.answerHellos()
-        let engine = setup.engine
-        let fork = Task { try await engine.fork(thread: 1) }
-        var request = try await setup.connection.receive()
-        while request.payload != .forkRequest { request = try await setup.connection.receive() }
-        try setup.connection.send(WireMessage(correlationID: request.correlationID, .renewal(Self.renewal)).encoded
-            + WireMessage(correlationID: request.correlationID, .parentID(UUID())).encoded)
+        let fork = try await setup.forkAsChild()
         #expect(try await fork.value == .zero)  // after three unanswered Hellos (250 ms each)
         let stepped = try #require(setup.system.setTimes.last) - 1_800_000_000_000_000_000
         #expect(stepped >= 0 && stepped < 5_000_000_000)
@@ -98,8 +102,7 @@ import Testing
     @Test func aRenewalBeforeForkCreatedStepsTheParentsClock() async throws {
         let setup = try await Setup(hello: true)
         defer { setup.close() }
-        try await setup.answerHellos()
-        try await until("connected and stepped") { setup.system.names.count == 3 }
+        try await setup.connect()
         let engine = setup.engine
         let fork = Task { try await engine.fork(thread: 1) }
         let request = try await setup.connection.receive()
@@ -115,8 +118,7 @@ import Testing
     @Test func anUnsolicitedParentIDTakesTheRenewalBeforeIt() async throws {
         let setup = try await Setup(hello: true)
         defer { setup.close() }
-        try await setup.answerHellos()
-        try await until("connected and stepped") { setup.system.names.count == 3 }
+        try await setup.connect()
         let before = setup.engine.generation
         try setup.connection.send(WireMessage(.renewal(Self.renewal)).encoded + WireMessage(.parentID(UUID())).encoded)
         try await setup.answerHellos()

@@ -134,32 +134,18 @@ class ClientLibraryTests(DaemonTestCase):
     def test_c_client_forks_and_waits(self):
         if shutil.which("cc") is None:
             self.skipTest("!!!!!!!! SKIPPED: no C compiler for clients/c/ukp.h !!!!!!!!")
-        source = os.path.join(self.dir, "client.c")
         program = os.path.join(self.dir, "client")
-        with open(source, "w") as f:
-            f.write(textwrap.dedent("""
-                #include <stdio.h>
-                #include "ukp.h"
-                int main(void) {
-                    ukp_uuid child, generation;
-                    int code;
-                    if (ukp_generation(&generation) != 0 || ukp_fork(&child) != 1) { perror("fork"); return 1; }
-                    printf("%s %s\\n", child.text, generation.text);
-                    fflush(stdout);
-                    if (ukp_wait(&child, &code) != 0) { perror("wait"); return 1; }
-                    printf("%d\\n", code);
-                    return 0;
-                }
-            """))
-        subprocess.run(["cc", "-Wall", "-Werror", "-I", os.path.join(CLIENTS, "c"), "-o", program, source], check=True)
+        subprocess.run(["cc", "-Wall", "-Werror", "-I", os.path.join(CLIENTS, "c"), "-o", program,
+                        os.path.join(CLIENTS, "c", "tests", "fork-and-wait.c")], check=True)
         daemon = self.start_daemon()
         process = subprocess.Popen([program], stdout=subprocess.PIPE, text=True, env={**os.environ, "UKP_ROOT": daemon.ukp})
         try:
-            child, generation = process.stdout.readline().split()
+            _, side, child, renewed, generation = process.stdout.readline().split()
+            self.assertEqual((side, renewed), ("parent", "0"))
             self.assertEqual(generation, read_value(daemon.u("generation")))
             eventually(lambda: read_value(daemon.s("instances", child, "status")) == "Running")
             write_file(daemon.s("instances", child, "exit"), b"4\n")
-            self.assertEqual(process.stdout.readline().strip(), "4")
+            self.assertEqual(process.stdout.readline().strip(), "exit 4")
             self.assertEqual(process.wait(STEP), 0)
         finally:
             process.kill()
