@@ -12,9 +12,9 @@ fork, cancels the transport delay.
 
 Skipped, loudly, where QEMU or the guest image is missing (Host/tests/run.sh builds it).
 """
-import os, re, shutil, subprocess, sys, tempfile, unittest
+import re, sys, unittest
 
-from test_vm_fork import IMAGE, REASON, REPO, guest_memory
+from test_vm_fork import REASON, run_ukp_host
 
 LINE = re.compile(r"^\[(\w+)\] @(\d+) (.*)$")
 CLOCK_LIMIT_NS = 5_000_000
@@ -23,17 +23,7 @@ CLOCK_LIMIT_NS = 5_000_000
 @unittest.skipIf(REASON, REASON or "")
 class VMRenewalTests(unittest.TestCase):
     def test_children_are_renewed_before_their_fork_returns(self):
-        state = tempfile.mkdtemp(prefix="ukp-vm-e2e-")
-        self.addCleanup(shutil.rmtree, state, True)
-        command = [os.path.join(REPO, "Host", "ukp-host"), "--image", IMAGE, "--console-stamps",
-                   "--app", os.path.join(REPO, "Host", "examples", "renewal-check.sh"),
-                   "--memory", str(guest_memory()), "--max-vms", "2", "--state-dir", state]
-        try:
-            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=400)
-        except subprocess.TimeoutExpired as expired:
-            self.fail(f"ukp-host did not finish in 400 s:\n{expired.output}")
-        output = done.stdout
-        self.assertEqual(done.returncode, 0, output)
+        output, _ = run_ukp_host(self, "renewal-check.sh", "--console-stamps")
 
         clocks = {}    # (vm, phase) -> smallest host-minus-guest difference, ns
         renewals = {}  # (round, side) -> (vm, fields)
