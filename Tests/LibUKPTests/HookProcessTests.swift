@@ -44,13 +44,14 @@ import Testing
 
     @Test func aHookPastItsTimeoutIsKilledWithItsProcessGroup() async throws {
         let directory = try hookDirectory([
-            "slow": "sleep 30 & echo $! > \"$(dirname \"$0\")/pid\"; wait",
+            "slow": "sleep 300 & echo $! > \"$(dirname \"$0\")/pid\"; wait",
         ])
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let start = ContinuousClock.now
         let result = await system.runHook(directory + "/slow", environment: [:], timeout: .milliseconds(300))
         #expect(result == .timedOut(.milliseconds(300)))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Far below the hook's own 300 s (the bound is loose: parallel suites can starve the pool).
+        #expect(ContinuousClock.now - start < .seconds(40))
         let pid = try #require(Int32(try String(contentsOfFile: directory + "/pid", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)))
         try await until("the hook's background process is gone", timeout: .seconds(10)) {

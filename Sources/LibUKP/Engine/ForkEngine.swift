@@ -224,11 +224,13 @@ public actor ForkEngine: PlatformEvents {
         await becameChild(renewal: nil)
     }
 
-    /// The same, renewing the instance in SPEC.md's order first (reseed, clock, generation,
-    /// hooks); the parent's queued forks fail with `EIO` only after the hooks ran.
+    /// The same, renewing the instance in SPEC.md's order (reseed, clock, generation, hooks).
+    /// The parent's state goes at once; its queued forks fail with `EIO` after the hooks ran.
     public func becameChild(renewal: PlatformRenewal?) async {
+        let parentsRequests = forgetParent()
         await renewer.reseedAndStepClock(renewal, measuring: platform)
-        let parentsRequests = becomeChild()
+        incarnation.withLock { $0 = UUID() }
+        generationChanged.signal()
         await renewer.runHooks(generation: generation)
         for id in parentsRequests { perform(.fail(id, .ioError)) }
     }
@@ -238,10 +240,8 @@ public actor ForkEngine: PlatformEvents {
     }
 
     /// The parent's state goes; returns the parent's queued fork requests, to fail with `EIO`.
-    private func becomeChild() -> [ForkQueue.RequestID] {
+    private func forgetParent() -> [ForkQueue.RequestID] {
         childhoods &+= 1
-        incarnation.withLock { $0 = UUID() }
-        generationChanged.signal()
         let parentsRequests = queue.becameChild()
         _ = early.withLock { $0.forkFinished(child: nil) }
         // Blocked waits answer EIO before their entries go (which would answer ESTALE).
