@@ -31,6 +31,7 @@ if [ ! -d "$work/kernel-$kernel_pkg" ]; then
 fi
 kroot=$work/kernel-$kernel_pkg
 cp "$kroot"/boot/vmlinuz-* "$out/vmlinuz"
+cp "$kroot"/boot/config-* "$out/kernel.config"    # ukp-host adds the vmgenid device if it has the driver
 
 # ukp-fuse.
 if [ -z "${UKP_FUSE:-}" ]; then
@@ -44,12 +45,15 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib/modules,proc,sys,dev,tmp,run,etc}
 cp "$(command -v busybox)" "$root/bin/busybox"
 for applet in $(busybox --list); do [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"; done
-for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console fuse qemu_fw_cfg; do
+for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console fuse qemu_fw_cfg vmgenid; do
     find "$kroot/lib/modules" -name "$module.ko*" -exec cp {} "$root/lib/modules/$module.ko" \;
 done
 cp "$UKP_FUSE" "$root/usr/bin/ukp-fuse"
 cp /usr/bin/fusermount3 "$root/usr/bin/fusermount3"
 cc -static -O2 -o "$root/usr/bin/ukp-watch" "$repo/Host/guest/ukp-watch.c"
+cc -static -O2 -I "$repo/clients/c" -o "$root/usr/bin/ukp-renewal-check" "$repo/Host/guest/ukp-renewal-check.c"
+mkdir -p "$root/etc/ukp/child-hooks"
+cp "$repo"/Host/guest/child-hooks/* "$root/etc/ukp/child-hooks/"
 # Their shared libraries (glibc, libfuse3, libstdc++ …), at the paths the loader expects.
 for binary in "$UKP_FUSE" /usr/bin/fusermount3; do
     ldd "$binary" | grep -o '/[^ ]*' | while read -r lib; do

@@ -19,6 +19,31 @@ def skip_reason():
     return None
 
 
+def guest_memory():
+    """MiB for each VM: what the image needs (min-memory-mib), at least 128."""
+    try:
+        with open(os.path.join(IMAGE, "min-memory-mib")) as file:
+            return max(128, int(file.read()))
+    except (OSError, ValueError):
+        return 256
+
+
+def run_ukp_host(test, app, *options):
+    """Runs Host/ukp-host with Host/examples/`app` (at most 2 VMs) to the end and checks that
+    it exited 0; returns its output and its state directory."""
+    state = tempfile.mkdtemp(prefix="ukp-vm-e2e-")
+    test.addCleanup(shutil.rmtree, state, True)
+    command = [os.path.join(REPO, "Host", "ukp-host"), "--image", IMAGE, *options,
+               "--app", os.path.join(REPO, "Host", "examples", app),
+               "--memory", str(guest_memory()), "--max-vms", "2", "--state-dir", state]
+    try:
+        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=400)
+    except subprocess.TimeoutExpired as expired:
+        test.fail(f"ukp-host did not finish in 400 s:\n{expired.output}")
+    test.assertEqual(result.returncode, 0, result.stdout)
+    return result.stdout, state
+
+
 REASON = skip_reason()
 if REASON:
     print(f"!!!!!!!! SKIPPED: real VM fork tests: {REASON} !!!!!!!!", file=sys.stderr, flush=True)
@@ -27,11 +52,7 @@ if REASON:
 @unittest.skipIf(REASON, REASON or "")
 class VMForkTests(unittest.TestCase):
     def memory(self):
-        try:
-            with open(os.path.join(IMAGE, "min-memory-mib")) as file:
-                return max(128, int(file.read()))
-        except (OSError, ValueError):
-            return 256
+        return guest_memory()
 
     def test_a_vm_forks_for_real(self):
         state = tempfile.mkdtemp(prefix="ukp-vm-e2e-")
@@ -104,17 +125,7 @@ class VMForkTests(unittest.TestCase):
         self.assertEqual(os.listdir(os.path.join(state, "instances")), [])
 
     def test_a_child_forks_too(self):
-        state = tempfile.mkdtemp(prefix="ukp-vm-e2e-")
-        self.addCleanup(shutil.rmtree, state, True)
-        command = [os.path.join(REPO, "Host", "ukp-host"), "--image", IMAGE,
-                   "--app", os.path.join(REPO, "Host", "examples", "nested-fork.sh"),
-                   "--memory", str(self.memory()), "--max-vms", "2", "--state-dir", state]
-        try:
-            result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=400)
-        except subprocess.TimeoutExpired as expired:
-            self.fail(f"ukp-host did not finish in 400 s:\n{expired.output}")
-        output = result.stdout
-        self.assertEqual(result.returncode, 0, output)
+        output, state = run_ukp_host(self, "nested-fork.sh")
         root = re.search(r"\[(\w+)\] root: forked child ([0-9a-f-]{36}); exiting", output)
         grandchild = re.search(r"\[(\w+)\] grandchild: fork reads ([0-9a-f-]{36}); vm/ has \[(.*)\]", output)
         child = re.search(r"\[(\w+)\] child: grandchild ([0-9a-f-]{36}) exited with (\d+)", output)

@@ -31,8 +31,10 @@ def wait_for(condition, what, timeout=20):
         time.sleep(0.02)
 
 
-@unittest.skipIf(REASON, REASON or "")
-class WireDaemonTests(unittest.TestCase):
+class WireFixture:
+    """A test's own directory, a fake platform on a socket there, and ukp-fuse --platform
+    wire mounted there; every process is stopped and the mount removed in every outcome."""
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="ukp-wire-")
         self.addCleanup(shutil.rmtree, self.dir, True)
@@ -46,10 +48,10 @@ class WireDaemonTests(unittest.TestCase):
         wait_for(lambda: os.path.exists(self.socket), "the fake platform")
         return platform
 
-    def start_daemon(self):
+    def start_daemon(self, *options, stderr=subprocess.PIPE):
         daemon = subprocess.Popen([UKP_FUSE, "--platform", "wire", "--wire-path", self.socket,
-                                   "--mountpoint", self.mount, "--stopped-retention", "30"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   "--mountpoint", self.mount, "--stopped-retention", "30", *options],
+                                  stdout=subprocess.PIPE, stderr=stderr, text=True)
 
         def stop():
             if daemon.poll() is None:
@@ -60,10 +62,15 @@ class WireDaemonTests(unittest.TestCase):
                     daemon.kill()
                     subprocess.run(["fusermount3", "-u", "-z", self.mount], stderr=subprocess.DEVNULL)
             daemon.stdout.close()
-            daemon.stderr.close()
+            if daemon.stderr:
+                daemon.stderr.close()
         self.addCleanup(stop)
         self.assertEqual(daemon.stdout.readline().strip(), f"ukp-fuse: serving {self.mount}")
         return daemon
+
+
+@unittest.skipIf(REASON, REASON or "")
+class WireDaemonTests(WireFixture, unittest.TestCase):
 
     def read(self, *path):
         with open(os.path.join(self.mount, *path)) as file:

@@ -9,6 +9,8 @@ struct InstancePlatform: Sendable {
     let sim: SimPlatform?
     /// Answers every blocked `fork` and `wait` with `EIO` and lets go of the platform.
     let shutdown: @Sendable () async -> Void
+    /// Said once in the log when the mounts answer (what the platform does not renew).
+    var notice: String?
 
     /// A platform failed to start: one line naming the problem.
     struct StartError: Error, CustomStringConvertible {
@@ -19,9 +21,26 @@ struct InstancePlatform: Sendable {
         let configuration = ForkEngine.Configuration(
             forkQueueDepth: settings.forkQueueDepth,
             stoppedRetention: .milliseconds(Int64(settings.stoppedRetention * 1000)))
+        var renewal = InstanceRenewer.Options(
+            reseed: !settings.noChildReseed,
+            stepClock: !settings.noClockStep,
+            hookDirectory: settings.childHooks,
+            hookTimeout: .milliseconds(Int64(settings.childHookTimeout * 1000)),
+            hookEnvironment: ["UKP_MOUNTPOINT": settings.mountpoint])
+        var renewalLogger = logger
+        renewalLogger[metadataKey: "renewal"] = "child"
         switch settings.platform {
         case .sim:
-            let sim = SimPlatform(engineConfiguration: configuration)
+            if renewal.reseed || renewal.stepClock {
+                notice = """
+                    sim platform: one kernel for every instance: children are not reseeded and \
+                    their clocks not stepped\(renewal.hookDirectory == nil ? "" : "; child hooks still run")
+                    """
+            }
+            renewal.reseed = false
+            renewal.stepClock = false
+            let renewer = InstanceRenewer(system: LinuxRenewalSystem(), options: renewal, logger: renewalLogger)
+            let sim = SimPlatform(engineConfiguration: configuration, renewer: renewer)
             self.sim = sim
             engine = sim.root.engine
             shutdown = {
@@ -31,10 +50,11 @@ struct InstancePlatform: Sendable {
             let path = settings.wirePath ?? ServeOptions.defaultWirePath
             var wireLogger = logger
             wireLogger[metadataKey: "platform"] = "wire"
-            let wire = WirePlatform(path: path) { [wireLogger] level, line in
+            let wire = WirePlatform(path: path, hello: settings.wireHello) { [wireLogger] level, line in
                 wireLogger.log(level: level.loggerLevel, "\(line)")
             }
-            let engine = ForkEngine(platform: wire, configuration: configuration)
+            let renewer = InstanceRenewer(system: LinuxRenewalSystem(), options: renewal, logger: renewalLogger)
+            let engine = ForkEngine(platform: wire, configuration: configuration, renewer: renewer)
             do {
                 try wire.start()
             } catch {

@@ -1,6 +1,9 @@
 import ArgumentParser
 import LibUKP
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The daemon's options: mount the ukp tree (and optionally the simulator's control tree)
 /// and serve until SIGINT or SIGTERM.
@@ -31,6 +34,26 @@ struct ServeOptions: ParsableArguments {
         "What must survive a restart of the server (default: one directory per mount point under /run/ukp/).",
         valueName: "path"))
     var stateDir: String?
+
+    @Flag(help: """
+        With --platform wire: the platform offers this project's wire extension (say Hello; \
+        take its entropy and clock). ukp-host offers it with ukp.wire=hello on the kernel command line.
+        """)
+    var wireHello = false
+
+    @Option(help: ArgumentHelp(
+        "Executables run in a new child, in name order, after the reseed and before its fork returns.",
+        valueName: "dir"))
+    var childHooks: String?
+
+    @Option(help: ArgumentHelp("Seconds each child hook may run before it is killed.", valueName: "secs"))
+    var childHookTimeout = 5.0
+
+    @Flag(help: "Do not reseed the kernel CRNG when this instance becomes a child.")
+    var noChildReseed = false
+
+    @Flag(help: "Do not step CLOCK_REALTIME to the platform's clock (child, parent, boot).")
+    var noClockStep = false
 
     @Option(help: ArgumentHelp("Fork requests that may wait behind the running one before EBUSY.", valueName: "n"))
     var forkQueueDepth = 32
@@ -67,6 +90,18 @@ struct ServeOptions: ParsableArguments {
         }
         if platform == .sim, wirePath != nil {
             throw ValidationError("--wire-path needs --platform wire")
+        }
+        if platform == .sim, wireHello {
+            throw ValidationError("--wire-hello needs --platform wire")
+        }
+        guard childHookTimeout > 0, childHookTimeout <= 86_400 else {
+            throw ValidationError("--child-hook-timeout must be more than 0 and at most 86400 seconds")
+        }
+        if let childHooks {
+            var info = stat()
+            guard stat(childHooks, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw ValidationError("--child-hooks \(childHooks) is not a directory")
+            }
         }
         if let simControl, simControl == mountpoint {
             throw ValidationError("--sim-control must differ from --mountpoint")

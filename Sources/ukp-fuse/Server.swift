@@ -52,7 +52,7 @@ struct Server {
             throw error
         }
 
-        let service = FUSEService(servers: servers, platform: platform, logger: logger)
+        let service = FUSEService(servers: servers, platform: platform, isFirstServer: restarts == 0, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
                 .init(service: service),
@@ -80,17 +80,22 @@ extension Server {
 struct FUSEService: Service {
     let servers: [FUSEServer]
     let platform: InstancePlatform
+    /// The first server on these mounts: it says what is said once.
+    let isFirstServer: Bool
     let logger: Logger
 
     func run() async throws {
         let servers = servers
         let platform = platform
         let logger = logger
+        let isFirstServer = isFirstServer
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 for server in servers {
                     group.addTask { await DedicatedThread.run { server.serve() } }
                 }
+                // Said once, by the first server, once the mounts are taken (a start-up error stays one line).
+                if isFirstServer, let notice = platform.notice { logger.notice("\(notice)") }
                 group.addTask {
                     // A server that took over: did the kernel resend what its predecessor held?
                     try? await Task.sleep(for: .milliseconds(200))

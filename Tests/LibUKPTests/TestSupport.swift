@@ -89,9 +89,20 @@ final class ScriptedPlatform: Platform {
         var unclaimed: [Signal] = []
         var claimers: [CheckedContinuation<Signal, Never>] = []
         weak var events: (any PlatformEvents)?
+        var renewal: PlatformRenewal?
     }
 
     private let state = Mutex(State())
+
+    /// What every answer supplies to renew the instance (nil: nothing, like a platform without the wire extension).
+    var renewal: PlatformRenewal? {
+        get { state.withLock { $0.renewal } }
+        set { state.withLock { $0.renewal = newValue } }
+    }
+
+    func forkWithRenewal() async throws(ForkFailure) -> ForkReply {
+        ForkReply(try await fork(), renewal: renewal)
+    }
 
     /// How many fork signals the engine has sent.
     var signals: Int { state.withLock { $0.signals } }

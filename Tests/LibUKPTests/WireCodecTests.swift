@@ -12,7 +12,7 @@ import Testing
     static let snapshotBytes: [UInt8] = [0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87,
                                          0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f]
 
-    /// Each message and its exact bytes.
+    /// Each message and its exact bytes (this project's extension included).
     static let table: [(WireMessage, [UInt8])] = [
         (WireMessage(correlationID: 7, .error(.noMemory)),
          [0x01, 0, 0, 0, 0x07, 0, 0, 0, 0xf4, 0xff, 0xff, 0xff]),  // -12
@@ -35,7 +35,7 @@ import Testing
          [0x05, 0, 0, 0, 0, 0, 0, 0] + childBytes + [0x02, 0x01, 0x00, 0x80, 0, 0, 0, 0]),
         (WireMessage(correlationID: 0xffff_fffe, .forkRequest),
          [0x06, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff]),
-    ]
+    ] + WireExtensionCodecTests.table
 
     static var messages: [WireMessage] { table.map(\.0) }
 

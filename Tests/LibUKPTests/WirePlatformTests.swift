@@ -13,11 +13,11 @@ import Testing
         let connection: WirePeerConnection
         let logs: LogLines
 
-        init(createdByFork: Bool = false) async throws {
+        init(createdByFork: Bool = false, hello: Bool = false, renewer: InstanceRenewer = .disabled) async throws {
             peer = try WirePeer()
             logs = LogLines()
-            platform = WirePlatform(path: peer.path, reconnectDelay: .milliseconds(20), log: logs.log)
-            engine = ForkEngine(platform: platform, createdByFork: createdByFork)
+            platform = WirePlatform(path: peer.path, reconnectDelay: .milliseconds(20), hello: hello, log: logs.log)
+            engine = ForkEngine(platform: platform, createdByFork: createdByFork, renewer: renewer)
             try platform.start()
             connection = try await peer.accept()
         }

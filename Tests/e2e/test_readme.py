@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import time
 
-from harness import REPO, STEP, UUID_RE, Blocked, DaemonTestCase, listdir, read_value
+from harness import REPO, STEP, UUID_RE, Blocked, DaemonTestCase, eventually, listdir, read_value
 
 README = os.path.join(REPO, "README.md")
 
@@ -99,6 +99,31 @@ class ReadmeTests(DaemonTestCase):
         self.assertEqual(done.returncode, 0, done.stderr.decode())
         child = exiter.result()
         self.assertEqual(done.stdout.decode(), "child %s exited with 9\n" % child)
+
+    def test_client_library_apps_as_written(self):
+        python = self.block("python", "With the client libraries")
+        c = self.block("c", "With the client libraries")
+        d = self.start_daemon()
+        env = {**os.environ, "UKP_ROOT": d.ukp, "PYTHONPATH": os.path.join(REPO, "clients", "python")}
+        exiter = self.exit_next_child(d, 5)
+        done = subprocess.run(["python3", "-c", python], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=20, env=env)
+        self.assertEqual(done.returncode, 0, done.stderr.decode())
+        self.assertEqual(done.stdout.decode(), "child %s exited with 5\n" % exiter.result())
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            self.skipTest("!!!!!!!! SKIPPED: no C compiler for the README's C client app !!!!!!!!")
+        source, binary = os.path.join(self.dir, "client.c"), os.path.join(self.dir, "client")
+        with open(source, "w") as f:
+            f.write(c)
+        built = subprocess.run([compiler, "-Wall", "-Werror", "-I", os.path.join(REPO, "clients", "c"), "-o", binary,
+                                source], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        self.assertEqual(built.returncode, 0, built.stdout.decode())
+        eventually(lambda: listdir(d.u("vm")) == [], message="the first child cleaned up")
+        exiter = self.exit_next_child(d, 8)
+        done = subprocess.run([binary], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20, env=env)
+        self.assertEqual(done.returncode, 0, done.stderr.decode())
+        self.assertEqual(done.stdout.decode(), "child %s exited with 8\n" % exiter.result())
 
 
 if __name__ == "__main__":

@@ -238,11 +238,12 @@ class DaemonSignalTests(DaemonTestCase):
     def test_sigkill_leaves_no_dead_mount_for_clients(self):
         d = self.start_daemon()
         d.kill()
-        # either auto-unmounted or at worst ENOTCONN, never a hang
+        # either auto-unmounted or at worst ENOTCONN, never a hang (ECONNABORTED for a request
+        # the server had read when it went: the supervisor's death takes the server with it)
         try:
             Blocked(os.listdir, d.ukp).result(STEP)
         except OSError as error:
-            self.assertEqual(error.errno, errno.ENOTCONN)
+            self.assertIn(error.errno, (errno.ENOTCONN, errno.ECONNABORTED))
         again = self.start_daemon()
         self.assertEqual(sorted(listdir(again.u())), ["fork", "generation", "vm"])
 

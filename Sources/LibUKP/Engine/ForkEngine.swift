@@ -40,6 +40,8 @@ public actor ForkEngine: PlatformEvents {
     /// Fires when this instance becomes a child and `generation` changes.
     public nonisolated let generationChanged = ChangeSignal()
 
+    /// What renews this instance when it becomes a child (reseed, clock, hooks).
+    public nonisolated let renewer: InstanceRenewer
     private nonisolated let platform: any Platform
     private nonisolated let scheduler: any Scheduler
     private nonisolated let results: Mutex<ForkResults>
@@ -52,14 +54,17 @@ public actor ForkEngine: PlatformEvents {
     private var childhoods: UInt64 = 0
     private nonisolated let incarnation = Mutex(UUID())
 
-    /// An engine on `platform`; `createdByFork` for an instance that is the child of a fork.
+    /// An engine on `platform`; `createdByFork` for an instance that is the child of a fork;
+    /// `renewer` renews it when it becomes a child (by default nothing is renewed but `/generation`).
     public init(
         platform: any Platform,
         configuration: Configuration = .init(),
         createdByFork: Bool = false,
-        scheduler: any Scheduler = TaskScheduler()
+        scheduler: any Scheduler = TaskScheduler(),
+        renewer: InstanceRenewer = .disabled
     ) {
         self.platform = platform
+        self.renewer = renewer
         self.configuration = configuration
         self.scheduler = scheduler
         self.results = Mutex(ForkResults(threadLimit: configuration.threadResultLimit, createdByFork: createdByFork))
@@ -130,13 +135,13 @@ public actor ForkEngine: PlatformEvents {
         let childhoods = self.childhoods
         early.withLock { $0.forkStarted() }
         Task { [platform] in
-            let outcome: Result<ForkOutcome, ForkFailure>
+            let outcome: Result<ForkReply, ForkFailure>
             do throws(ForkFailure) {
-                outcome = .success(try await platform.fork())
+                outcome = .success(try await platform.forkWithRenewal())
             } catch {
                 outcome = .failure(error)
             }
-            self.finish(id, thread: thread, childhoods: childhoods, outcome: outcome)
+            await self.finish(id, thread: thread, childhoods: childhoods, outcome: outcome)
         }
     }
 
@@ -144,19 +149,21 @@ public actor ForkEngine: PlatformEvents {
         _ id: ForkQueue.RequestID,
         thread: Int32?,
         childhoods started: UInt64,
-        outcome: Result<ForkOutcome, ForkFailure>
-    ) {
+        outcome: Result<ForkReply, ForkFailure>
+    ) async {
         let answer: Result<UUID, Errno>
-        switch outcome {
+        switch outcome.map(\.outcome) {
         case .failure(let failure):
             _ = early.withLock { $0.forkFinished(child: nil) }
             answer = .failure(failure.errno)
         case .success(.child):
-            becameChild()
+            // SPEC.md's order: reseed, clock, generation, hooks; then the fork returns.
+            await becameChild(renewal: try? outcome.get().renewal)
             results.withLock { $0.record(.zero, thread: thread) }
             answer = .success(.zero)
         case .success(.parent(let forked)):
             if started == childhoods {
+                renewer.stepParentClock(try? outcome.get().renewal)
                 insert(forked)
                 results.withLock { $0.record(forked.id, thread: thread) }
                 answer = .success(forked.id)
@@ -186,7 +193,7 @@ public actor ForkEngine: PlatformEvents {
     // MARK: Platform events
 
     public nonisolated func childStatusChanged(_ child: UUID, to state: InstanceState) {
-        deliver(.status(state), to: child)
+        deliver(state == .stopped ? .status(.stopped) : .status(state), to: child)
     }
 
     public nonisolated func childExited(_ child: UUID, code: Int32) {
@@ -213,16 +220,35 @@ public actor ForkEngine: PlatformEvents {
 
     /// This instance has become the child of a fork: queued forks and blocked waits fail
     /// with `EIO`, the children (the parent's) disappear, every thread reads the zero UUID.
-    public func becameChild() {
-        childhoods &+= 1
+    public func becameChild() async {
+        await becameChild(renewal: nil)
+    }
+
+    /// The same, renewing the instance in SPEC.md's order (reseed, clock, generation, hooks).
+    /// The parent's state goes at once; its queued forks fail with `EIO` after the hooks ran.
+    public func becameChild(renewal: PlatformRenewal?) async {
+        let parentsRequests = forgetParent()
+        await renewer.reseedAndStepClock(renewal, measuring: platform)
         incarnation.withLock { $0 = UUID() }
         generationChanged.signal()
-        for id in queue.becameChild() { perform(.fail(id, .ioError)) }
+        await renewer.runHooks(generation: generation)
+        for id in parentsRequests { perform(.fail(id, .ioError)) }
+    }
+
+    public nonisolated func platformRenewed(_ renewal: PlatformRenewal) {
+        renewer.connected(renewal)
+    }
+
+    /// The parent's state goes; returns the parent's queued fork requests, to fail with `EIO`.
+    private func forgetParent() -> [ForkQueue.RequestID] {
+        childhoods &+= 1
+        let parentsRequests = queue.becameChild()
         _ = early.withLock { $0.forkFinished(child: nil) }
         // Blocked waits answer EIO before their entries go (which would answer ESTALE).
         for child in children.values { child.close(with: .ioError) }
         children.removeAll()
         results.withLock { $0.becameChild() }
+        return parentsRequests
     }
 
     /// Answers every caller still blocked in `fork` or a child's wait with `EIO`;

@@ -19,6 +19,14 @@ public protocol Platform: Sendable {
     /// delivered or answered, `.rejected(errno)` when the platform refuses the fork.
     func fork() async throws(ForkFailure) -> ForkOutcome
 
+    /// Like `fork()`, with what the platform supplied to renew this side (entropy and clock).
+    /// The default calls `fork()` and supplies nothing.
+    func forkWithRenewal() async throws(ForkFailure) -> ForkReply
+
+    /// The host's wall clock measured now (round trips), for a child to step its clock to;
+    /// nil when the platform cannot tell. The default is nil.
+    func hostClock() async -> HostClockReading?
+
     /// Called once by the engine it serves: report this instance's events to `events` from now on.
     func attach(_ events: any PlatformEvents)
 }
@@ -31,6 +39,11 @@ public protocol PlatformEvents: AnyObject, Sendable {
     func childExited(_ child: UUID, code: Int32)
     /// This instance has become the child of a fork: pending requests belonged to the parent.
     func becameChild() async
+    /// The same, with what the platform supplied to renew the child. The default calls `becameChild()`.
+    func becameChild(renewal: PlatformRenewal?) async
+    /// The platform supplied entropy and its clock outside a fork (when this instance
+    /// connected). The default ignores them.
+    func platformRenewed(_ renewal: PlatformRenewal)
 }
 
 /// A child that a fork created.

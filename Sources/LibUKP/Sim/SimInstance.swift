@@ -39,7 +39,8 @@ public final class SimInstance: Sendable {
             platform: SimInstancePlatform(sim: sim, instance: id),
             configuration: configuration,
             createdByFork: parent != nil,
-            scheduler: scheduler
+            scheduler: scheduler,
+            renewer: sim.renewer
         )
     }
 

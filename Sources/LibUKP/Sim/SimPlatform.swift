@@ -25,6 +25,8 @@ public final class SimPlatform: Sendable {
     public let rootID = UUID()
     /// The configuration of every instance's engine.
     public let engineConfiguration: ForkEngine.Configuration
+    /// Runs the child hooks of each new child (one kernel for all: nothing is reseeded or stepped).
+    public let renewer: InstanceRenewer
 
     private let scheduler: any Scheduler
     private let settings: Mutex<Settings>
@@ -33,9 +35,11 @@ public final class SimPlatform: Sendable {
         engineConfiguration: ForkEngine.Configuration = .init(),
         forkLatency: Duration = .zero,
         bootLatency: Duration = .zero,
-        scheduler: any Scheduler = TaskScheduler()
+        scheduler: any Scheduler = TaskScheduler(),
+        renewer: InstanceRenewer = .disabled
     ) {
         self.engineConfiguration = engineConfiguration
+        self.renewer = renewer
         self.scheduler = scheduler
         self.settings = Mutex(Settings(forkLatency: forkLatency, bootLatency: bootLatency))
         let root = SimInstance(
@@ -138,8 +142,17 @@ public final class SimPlatform: Sendable {
         )
         instances.insert(child, for: child.id)
         let creationTime = Int64(Date().timeIntervalSince1970)
-        scheduler.schedule(after: bootLatency) { [weak self] in
-            self?.move(child, to: .running, from: [.starting])
+        let boot: @Sendable () -> Void = { [weak self, scheduler, bootLatency] in
+            scheduler.schedule(after: bootLatency) { [weak self] in self?.move(child, to: .running, from: [.starting]) }
+        }
+        if renewer.runsHooks {
+            // The child's hooks run as it "resumes": it stays Starting until they are done.
+            Task { [renewer] in
+                await renewer.runHooks(generation: child.engine.generation, instance: child.id)
+                boot()
+            }
+        } else {
+            boot()
         }
         return .parent(ForkedChild(id: child.id, snapshot: UUID(), creationTime: creationTime))
     }

@@ -69,6 +69,19 @@ public struct WireDecoder: Sendable {
             payload = .exitStatus(child: uuid(at: body), code: u32(at: body + 16))
         case .forkRequest:
             payload = .forkRequest
+        case .hello:
+            let version = u32(at: body)
+            guard version >= 1 else { throw malformed(.helloVersionZero) }
+            payload = .hello(version: version)
+        case .renewal:
+            let realtime = u64(at: body)
+            let entropy = Array(buffer[(body + 10)..<(start + size)])
+            guard realtime <= UInt64(Int64.max) else { throw malformed(.clockOutOfRange(realtime)) }
+            guard entropy.isEmpty
+                || (PlatformRenewal.minimumEntropy...WireRenewal.maximumEntropy).contains(entropy.count) else {
+                throw malformed(.entropyLength(entropy.count))
+            }
+            payload = .renewal(WireRenewal(hostRealtime: realtime, entropy: entropy))
         }
         return WireMessage(correlationID: correlationID, payload)
     }
@@ -94,9 +107,10 @@ public struct WireDecoder: Sendable {
 
     // MARK: Bytes
 
-    /// The whole size of the message of `type` at `start`; nil while a `ForkCreated` FQDN length is incomplete.
+    /// The whole size of the message of `type` at `start`; nil while the length of trailing
+    /// bytes (a `ForkCreated` FQDN, `Renewal` entropy) is incomplete.
     private func size(of type: WireMessageType) -> Int? {
-        guard type == .forkCreated else { return type.baseSize }
+        guard type.hasTrailingBytes else { return type.baseSize }
         guard bufferedByteCount >= type.baseSize else { return nil }
         return type.baseSize + Int(u16(at: start + type.baseSize - 2))
     }

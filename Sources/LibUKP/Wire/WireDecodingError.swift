@@ -37,12 +37,21 @@ public enum WireMalformation: Sendable, Hashable, CustomStringConvertible {
     case unknownState(UInt32)
     /// `ForkCreated` with an FQDN that is not UTF-8.
     case fqdnNotUTF8
+    /// `Hello` with version 0.
+    case helloVersionZero
+    /// `Renewal` with a clock past the range of `Int64` nanoseconds.
+    case clockOutOfRange(UInt64)
+    /// `Renewal` with entropy neither absent nor 32 to 512 bytes.
+    case entropyLength(Int)
 
     public var description: String {
         switch self {
         case .errnoNotNegative(let value): "errno field \(value) is not a negated errno"
         case .unknownState(let code): "unknown state code \(code)"
         case .fqdnNotUTF8: "FQDN is not UTF-8"
+        case .helloVersionZero: "version 0"
+        case .clockOutOfRange(let realtime): "host clock \(realtime) ns is out of range"
+        case .entropyLength(let count): "\(count) bytes of entropy (none, or 32 to 512)"
         }
     }
 }

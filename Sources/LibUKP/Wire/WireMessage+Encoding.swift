@@ -34,6 +34,14 @@ extension WireMessage {
             bytes.appendLittleEndian(code)
         case .forkRequest:
             break
+        case .hello(let version):
+            bytes.appendLittleEndian(version)
+            bytes.appendLittleEndian(UInt32(0))
+        case .renewal(let renewal):
+            precondition(renewal.entropy.count <= Int(UInt16.max), "Renewal entropy longer than 65535 bytes")
+            bytes.appendLittleEndian(renewal.hostRealtime)
+            bytes.appendLittleEndian(UInt16(renewal.entropy.count))
+            bytes.append(contentsOf: renewal.entropy)
         }
         bytes.append(contentsOf: repeatElement(0, count: max(0, type.baseSize - bytes.count)))
         return bytes

@@ -19,6 +19,12 @@ public import SystemPackage
 /// | `Status` | 0x4 | child UUID, `u32` state, zero padding | 32 |
 /// | `ExitStatus` | 0x5 | child UUID, `u32` exit code, zero padding | 32 |
 /// | `ForkRequest` | 0x6 | — (guest → platform) | 8 |
+/// | `Hello` | 0x8000_0001 | `u32` version, `u32` flags (this project's extension, guest → platform) | 16 |
+/// | `Renewal` | 0x8000_0002 | `u64` host `CLOCK_REALTIME` ns, `u16` entropy length, entropy (extension, platform → guest) | 18 + entropy |
+///
+/// The two extension messages are sent only to a peer known to speak them: the platform
+/// offers the extension out of band, the guest then says `Hello`, and only after a `Hello`
+/// does the platform send `Renewal` (docs/wire-protocol.md).
 ///
 /// **Decision** (the platform says "padded to 32 bytes" without saying what): `Status` and
 /// `ExitStatus` are 32 bytes *including* the header, i.e. 4 bytes of padding, the size of
@@ -48,6 +54,10 @@ public struct WireMessage: Sendable, Hashable {
         case exitStatus(child: UUID, code: UInt32)
         /// Guest → platform: fork this instance.
         case forkRequest
+        /// Guest → platform (extension): this guest speaks the wire extension, in this version.
+        case hello(version: UInt32)
+        /// Platform → guest (extension): host entropy and the host's clock.
+        case renewal(WireRenewal)
     }
 
     /// The message type code of the header.
@@ -59,6 +69,8 @@ public struct WireMessage: Sendable, Hashable {
         case .status: .status
         case .exitStatus: .exitStatus
         case .forkRequest: .forkRequest
+        case .hello: .hello
+        case .renewal: .renewal
         }
     }
 }
@@ -88,11 +100,15 @@ public enum WireMessageType: UInt32, Sendable, Hashable, CaseIterable, CustomStr
     case status = 0x4
     case exitStatus = 0x5
     case forkRequest = 0x6
+    /// This project's extension (high bit set: outside the platform's own codes).
+    case hello = 0x8000_0001
+    case renewal = 0x8000_0002
 
     /// The size of the header every message starts with.
     public static let headerSize = 8
 
-    /// The whole message size, header included; for `ForkCreated` the size without the FQDN.
+    /// The whole message size, header included; for `ForkCreated` and `Renewal` the size
+    /// without their trailing bytes, whose `u16` length ends the base.
     public var baseSize: Int {
         switch self {
         case .error: 12
@@ -100,8 +116,13 @@ public enum WireMessageType: UInt32, Sendable, Hashable, CaseIterable, CustomStr
         case .parentID: 24
         case .status, .exitStatus: 32
         case .forkRequest: 8
+        case .hello: 16
+        case .renewal: 18
         }
     }
+
+    /// True for types whose base ends with the `u16` length of trailing bytes.
+    var hasTrailingBytes: Bool { self == .forkCreated || self == .renewal }
 
     /// The name the platform's documentation uses.
     public var description: String {
@@ -112,6 +133,8 @@ public enum WireMessageType: UInt32, Sendable, Hashable, CaseIterable, CustomStr
         case .status: "Status"
         case .exitStatus: "ExitStatus"
         case .forkRequest: "ForkRequest"
+        case .hello: "Hello"
+        case .renewal: "Renewal"
         }
     }
 }

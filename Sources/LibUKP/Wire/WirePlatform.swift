@@ -19,6 +19,11 @@ import Glibc
 /// else tells the engine `becameChild()`. `ExitStatus` stops a child; other `Status`
 /// changes are forwarded as they come (`Status` `Stopped` waits for the exit code).
 ///
+/// With `hello` (the platform offered this project's extension out of band), each new
+/// connection starts with `Hello` round trips; the platform's `Renewal`s in answer step the
+/// clock and add entropy at once. A `Renewal` before `ForkCreated` or `ParentId` goes with that
+/// answer, and `hostClock()` measures the host's clock again (a child does, once it runs).
+///
 /// Malformed messages are logged and skipped. When the stream ends, fails, or gets out of
 /// step (an unknown message type), forks in flight fail with `EIO`, and the platform
 /// reconnects after `reconnectDelay` until `close()`.
@@ -26,14 +31,26 @@ public final class WirePlatform: Platform, Sendable {
     /// Receives the platform's log lines.
     public typealias Log = @Sendable (WireLogLevel, String) -> Void
 
-    private typealias Reply = CheckedContinuation<Result<ForkOutcome, ForkFailure>, Never>
+    fileprivate typealias Reply = CheckedContinuation<Result<ForkReply, ForkFailure>, Never>
+    fileprivate typealias HelloReply = CheckedContinuation<HelloAnswer?, Never>
 
-    private struct State {
+    /// The platform's answer to one `Hello`, and when the round trip started and ended.
+    fileprivate struct HelloAnswer {
+        let renewal: WireRenewal
+        let sent: ContinuousClock.Instant
+        let received: ContinuousClock.Instant
+    }
+
+    fileprivate struct State {
         var connection: WireConnection?
         var pending: [UInt32: Reply] = [:]
         var lastCorrelationID: UInt32 = 0
         weak var events: (any PlatformEvents)?
         var parent: UUID?
+        /// `Hello`s waiting for their `Renewal`, by correlation id, with when each was sent.
+        var hellos: [UInt32: (reply: HelloReply, sent: ContinuousClock.Instant)] = [:]
+        /// A `Renewal` waiting for the `ForkCreated` or `ParentId` it goes with.
+        var renewal: (id: UInt32, renewal: PlatformRenewal)?
         var started = false
         var closed = false
     }
@@ -42,13 +59,21 @@ public final class WirePlatform: Platform, Sendable {
     public let path: String
     /// How long to wait before connecting again after the stream is lost.
     public let reconnectDelay: Duration
+    /// True when the platform offered the wire extension: say `Hello` on each connection.
+    public let hello: Bool
 
     private let log: Log
     private let state = Mutex(State())
 
-    public init(path: String, reconnectDelay: Duration = .milliseconds(500), log: @escaping Log = { _, _ in }) {
+    public init(
+        path: String,
+        reconnectDelay: Duration = .milliseconds(500),
+        hello: Bool = false,
+        log: @escaping Log = { _, _ in }
+    ) {
         self.path = path
         self.reconnectDelay = reconnectDelay
+        self.hello = hello
         self.log = log
     }
 
@@ -79,6 +104,7 @@ public final class WirePlatform: Platform, Sendable {
             close()
             throw .resourceTemporarilyUnavailable  // pthread_create's EAGAIN: no thread to read the stream
         }
+        greet()
     }
 
     /// Closes the stream for good; forks in flight fail with `EIO`.
@@ -99,13 +125,16 @@ public final class WirePlatform: Platform, Sendable {
     }
 
     public func fork() async throws(ForkFailure) -> ForkOutcome {
+        try await forkWithRenewal().outcome
+    }
+
+    public func forkWithRenewal() async throws(ForkFailure) -> ForkReply {
         let result = await withCheckedContinuation { (reply: Reply) in
             let request = state.withLock { state -> (UInt32, WireConnection)? in
                 guard !state.closed, let connection = state.connection else { return nil }
-                repeat { state.lastCorrelationID &+= 1 } while state.lastCorrelationID == 0
-                    || state.pending[state.lastCorrelationID] != nil
-                state.pending[state.lastCorrelationID] = reply
-                return (state.lastCorrelationID, connection)
+                let id = state.nextCorrelationID()
+                state.pending[id] = reply
+                return (id, connection)
             }
             guard let (id, connection) = request else {
                 log(.warning, "fork signal failed: not connected to the platform at \(path)")
@@ -146,9 +175,11 @@ public final class WirePlatform: Platform, Sendable {
         connection.interrupt()
         let pending = state.withLock { state in
             if state.connection === connection { state.connection = nil }
+            state.renewal = nil
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
         }
+        for id in state.withLock({ Array($0.hellos.keys) }) { answerHello(id, with: nil) }
         for reply in pending { reply.resume(returning: .failure(.signalFailed)) }
         if !pending.isEmpty { log(.warning, "\(pending.count) fork(s) in flight failed with EIO: stream lost") }
     }
@@ -172,6 +203,7 @@ public final class WirePlatform: Platform, Sendable {
                 }
                 if closed { return nil }
                 log(.info, "connected to the platform at \(path) again")
+                greet()
                 return connection
             } catch {
                 if failures == 0 { log(.warning, "cannot reconnect to \(path): \(error); retrying") }
@@ -227,7 +259,7 @@ public final class WirePlatform: Platform, Sendable {
                 id: created.child, snapshot: created.snapshot, creationTime: Int64(clamping: created.creationTime))
             log(.info, "fork \(id) created child \(created.child.lowercaseText)"
                 + (created.fqdn.isEmpty ? "" : " (\(created.fqdn))"))
-            answer(id, with: .success(.parent(child)), or: "ForkCreated")
+            answer(id, with: .success(ForkReply(.parent(child), renewal: takeRenewal(for: id))), or: "ForkCreated")
         case .error(let errno):
             log(.info, "fork \(id) refused by the platform: \(errno)")
             answer(id, with: .failure(.rejected(errno)), or: "Error (\(errno))")
@@ -240,14 +272,17 @@ public final class WirePlatform: Platform, Sendable {
         case .exitStatus(let child, let code):
             log(.info, "child \(child.lowercaseText) exited with \(Int32(bitPattern: code))")
             events?.childExited(child, code: Int32(bitPattern: code))
-        case .forkRequest:
-            log(.warning, "from \(path): ForkRequest (correlation id \(id)) goes the other way; ignored")
+        case .forkRequest, .hello:
+            log(.warning, "from \(path): \(message.type) (correlation id \(id)) goes the other way; ignored")
+        case .renewal(let renewal):
+            received(renewal, correlationID: id)
         }
     }
 
     /// This instance is the child of a fork: the fork in flight (the one the snapshot was
     /// taken in) returns `.child`; with none in flight, the engine is told directly.
     private func becameChild(of parent: UUID, correlationID id: UInt32) {
+        let renewal = takeRenewal(for: id)
         let (inFlight, events) = state.withLock { state in
             state.parent = parent
             defer { state.pending.removeAll() }
@@ -257,20 +292,108 @@ public final class WirePlatform: Platform, Sendable {
         if inFlight.isEmpty {
             if id != 0 { log(.warning, "ParentId answers fork \(id), which is not in flight") }
             guard let events else { return }
-            Task { await events.becameChild() }
+            Task { await events.becameChild(renewal: renewal) }
             return
         }
         for (pendingID, reply) in inFlight {
             // Forks are serialized: normally exactly one is in flight, and it is the one answered.
-            let outcome: Result<ForkOutcome, ForkFailure> =
-                pendingID == id || (id == 0 && inFlight.count == 1) ? .success(.child) : .failure(.signalFailed)
+            let outcome: Result<ForkReply, ForkFailure> = pendingID == id || (id == 0 && inFlight.count == 1)
+                ? .success(ForkReply(.child, renewal: renewal)) : .failure(.signalFailed)
             reply.resume(returning: outcome)
         }
     }
 
     private var events: (any PlatformEvents)? { state.withLock { $0.events } }
 
-    private func answer(_ id: UInt32, with outcome: Result<ForkOutcome, ForkFailure>, or what: String? = nil) {
+    // MARK: The wire extension
+
+    /// The host's clock measured over `rounds` `Hello` → `Renewal` round trips: the reading
+    /// of the shortest, its transit half of it. Nil without the extension or an answer.
+    public func hostClock() async -> HostClockReading? {
+        await measureHostClock()?.hostClock
+    }
+
+    /// Round trips that measure the host's clock; the answer with the shortest round trip.
+    private func measureHostClock(rounds: Int = 3, timeout: Duration = .milliseconds(250)) async -> PlatformRenewal? {
+        guard hello else { return nil }
+        var best: (renewal: PlatformRenewal, roundTrip: Duration)?
+        for _ in 0..<rounds {
+            guard let answer = await roundTrip(timeout: timeout) else { continue }
+            let roundTrip = answer.received - answer.sent
+            if best == nil || roundTrip < best!.roundTrip {
+                best = (answer.renewal.renewal(receivedAt: answer.received, transit: roundTrip / 2), roundTrip)
+            }
+        }
+        if let best { log(.debug, "host clock measured: shortest round trip \(best.roundTrip)") }
+        return best?.renewal
+    }
+
+    /// One `Hello` and the platform's `Renewal` in answer; nil on timeout or a lost stream.
+    private func roundTrip(timeout: Duration) async -> HelloAnswer? {
+        await withCheckedContinuation { (reply: HelloReply) in
+            let request = state.withLock { state -> (UInt32, WireConnection)? in
+                guard !state.closed, let connection = state.connection else { return nil }
+                let id = state.nextCorrelationID()
+                state.hellos[id] = (reply, .now)
+                return (id, connection)
+            }
+            guard let (id, connection) = request else { return reply.resume(returning: nil) }
+            do {
+                state.withLock { $0.hellos[id]?.sent = .now }
+                try connection.send(WireMessage(correlationID: id, .hello(version: 1)).encoded)
+            } catch {
+                log(.warning, "cannot say Hello to \(path): \(error)")
+                return answerHello(id, with: nil)
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.answerHello(id, with: nil)
+            }
+        }
+    }
+
+    private func answerHello(_ id: UInt32, with renewal: WireRenewal?, at received: ContinuousClock.Instant = .now) {
+        guard let waiter = state.withLock({ $0.hellos.removeValue(forKey: id) }) else { return }
+        waiter.reply.resume(returning: renewal.map { HelloAnswer(renewal: $0, sent: waiter.sent, received: received) })
+    }
+
+    /// On a new connection, when the platform offered the extension: `Hello`, and the
+    /// platform's entropy and clock go to the engine (a booting instance takes the host's clock).
+    private func greet() {
+        guard hello else { return }
+        Task {
+            guard let renewal = await measureHostClock() else {
+                log(.warning, "the platform at \(path) did not answer Hello")
+                return
+            }
+            events?.platformRenewed(renewal)
+        }
+    }
+
+    /// A `Renewal`: the answer to a `Hello`, or kept for the `ForkCreated` or `ParentId` that follows.
+    private func received(_ message: WireRenewal, correlationID id: UInt32) {
+        let now = ContinuousClock.now
+        log(.debug, "Renewal \(id): \(message.entropy.count) bytes of entropy, clock \(message.hostRealtime) ns")
+        let isAnswer = state.withLock { state in
+            guard id != 0, state.hellos[id] != nil else {
+                state.renewal = (id, message.renewal(receivedAt: now))
+                return false
+            }
+            return true
+        }
+        if isAnswer { answerHello(id, with: message, at: now) }
+    }
+
+    /// The `Renewal` that came with the answer to `id` (or with an unsolicited one), once.
+    private func takeRenewal(for id: UInt32) -> PlatformRenewal? {
+        state.withLock { state in
+            guard let kept = state.renewal, kept.id == id || kept.id == 0 || id == 0 else { return nil }
+            state.renewal = nil
+            return kept.renewal
+        }
+    }
+
+    private func answer(_ id: UInt32, with outcome: Result<ForkReply, ForkFailure>, or what: String? = nil) {
         guard let reply = state.withLock({ $0.pending.removeValue(forKey: id) }) else {
             if let what { log(.warning, "from \(path): \(what) answers fork \(id), which is not in flight; ignored") }
             return
@@ -282,4 +405,13 @@ public final class WirePlatform: Platform, Sendable {
 /// How much a log line of the wire platform matters.
 public enum WireLogLevel: Sendable, Hashable {
     case debug, info, warning, error
+}
+
+extension WirePlatform.State {
+    /// A fresh non-zero correlation id that no fork in flight uses.
+    mutating func nextCorrelationID() -> UInt32 {
+        repeat { lastCorrelationID &+= 1 } while lastCorrelationID == 0 || pending[lastCorrelationID] != nil
+            || hellos[lastCorrelationID] != nil
+        return lastCorrelationID
+    }
 }
