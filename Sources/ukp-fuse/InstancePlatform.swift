@@ -17,7 +17,8 @@ struct InstancePlatform: Sendable {
         let description: String
     }
 
-    init(settings: ServeOptions, logger: Logger) throws {
+    /// - Parameter journal: what the instance must not forget, restored now and recorded from now on.
+    init(settings: ServeOptions, journal: StateJournal?, logger: Logger) throws {
         let configuration = ForkEngine.Configuration(
             forkQueueDepth: settings.forkQueueDepth,
             stoppedRetention: .milliseconds(Int64(settings.stoppedRetention * 1000)))
@@ -40,7 +41,7 @@ struct InstancePlatform: Sendable {
             renewal.reseed = false
             renewal.stepClock = false
             let renewer = InstanceRenewer(system: LinuxRenewalSystem(), options: renewal, logger: renewalLogger)
-            let sim = SimPlatform(engineConfiguration: configuration, renewer: renewer)
+            let sim = SimPlatform(engineConfiguration: configuration, renewer: renewer, journal: journal)
             self.sim = sim
             engine = sim.root.engine
             shutdown = {
@@ -54,7 +55,8 @@ struct InstancePlatform: Sendable {
                 wireLogger.log(level: level.loggerLevel, "\(line)")
             }
             let renewer = InstanceRenewer(system: LinuxRenewalSystem(), options: renewal, logger: renewalLogger)
-            let engine = ForkEngine(platform: wire, configuration: configuration, renewer: renewer)
+            let engine = ForkEngine(
+                platform: wire, configuration: configuration, renewer: renewer, journal: journal.map { EngineJournal($0) })
             do {
                 try wire.start()
             } catch {

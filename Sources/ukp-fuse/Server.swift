@@ -26,7 +26,15 @@ struct Server {
         }
         let state = StateDirectory(path: settings.stateDir ?? StateDirectory.defaultPath(for: settings.mountpoint))
 
-        let platform = try InstancePlatform(settings: settings, logger: logger)
+        let journal: StateJournal?
+        do {
+            journal = try StateJournal(directory: state.path)
+        } catch {
+            logger.error("cannot keep state in \(state.path): \(error): nothing will survive a restart")
+            journal = nil
+        }
+        if let problem = journal?.problem { logger.error("\(problem)") }
+        let platform = try InstancePlatform(settings: settings, journal: journal, logger: logger)
         let uid = settings.uid ?? getuid()
         let gid = settings.gid ?? getgid()
         let options = FUSEMountOptions(allowOther: settings.allowOther, fsname: "ukp", subtype: "ukp")

@@ -5,6 +5,7 @@ public import Foundation
 #endif
 public import SystemPackage
 public import VFSKit
+import OrderedCollections
 import Synchronization
 
 /// The fork engine of one instance: serializes forks on its platform, keeps the children
@@ -31,6 +32,8 @@ public actor ForkEngine: PlatformEvents {
 
     private struct Request {
         let thread: Int32
+        /// The kernel request that asked (the same when it is resent to a restarted server).
+        let key: UInt64?
         let continuation: CheckedContinuation<Result<UUID, Errno>, Never>
     }
 
@@ -46,6 +49,10 @@ public actor ForkEngine: PlatformEvents {
     private nonisolated let scheduler: any Scheduler
     private nonisolated let results: Mutex<ForkResults>
     private nonisolated let early = Mutex(EarlyChildEvents())
+    /// Where what must survive a restart is recorded, before what depends on it is answered.
+    private nonisolated let journal: EngineJournal?
+    /// The last forks answered, by kernel request: a resent request gets the same answer.
+    private var answered: OrderedDictionary<UInt64, Result<UUID, Errno>> = [:]
 
     private var queue: ForkQueue
     private var requests: [ForkQueue.RequestID: Request] = [:]
@@ -56,20 +63,67 @@ public actor ForkEngine: PlatformEvents {
 
     /// An engine on `platform`; `createdByFork` for an instance that is the child of a fork;
     /// `renewer` renews it when it becomes a child (by default nothing is renewed but `/generation`).
+    /// With a `journal`, what it records is restored first (see `restore(_:)`), and from
+    /// then on everything the instance must not forget is recorded there.
     public init(
         platform: any Platform,
         configuration: Configuration = .init(),
         createdByFork: Bool = false,
         scheduler: any Scheduler = TaskScheduler(),
-        renewer: InstanceRenewer = .disabled
+        renewer: InstanceRenewer = .disabled,
+        journal: EngineJournal? = nil
     ) {
         self.platform = platform
         self.renewer = renewer
         self.configuration = configuration
         self.scheduler = scheduler
+        self.journal = journal
         self.results = Mutex(ForkResults(threadLimit: configuration.threadResultLimit, createdByFork: createdByFork))
         self.queue = ForkQueue(depth: configuration.forkQueueDepth)
+        let record = journal?.record
+        self.answered = record.map { Self.answers(in: $0, journal: journal) } ?? [:]
+        if let record {
+            restore(record)
+        } else {
+            journal?.record(.instance(generation: incarnation.withLock { $0 }, createdByFork: createdByFork))
+        }
         platform.attach(self)
+    }
+
+    /// The answers of recent forks, by kernel request. A fork that was sent to the platform
+    /// and never answered cannot be told from one that was not done: its request, resent,
+    /// fails with `EIO` (rather than forking twice).
+    private static func answers(
+        in record: InstanceRecord, journal: EngineJournal?
+    ) -> OrderedDictionary<UInt64, Result<UUID, Errno>> {
+        var answered = record.forksAnswered.mapValues { $0.mapError(\.errno) }
+        for key in record.forksInFlight.keys {
+            answered[key] = .failure(.ioError)
+            journal?.record(.forkAnswered(key: key, .failure(.signalFailed)))
+        }
+        return answered
+    }
+
+    /// Takes up what the journal says: generation, fork results, and children (a stopped
+    /// one's retention runs on from when it stopped).
+    private nonisolated func restore(_ record: InstanceRecord) {
+        incarnation.withLock { $0 = record.generation }
+        results.withLock { results in
+            results = ForkResults(threadLimit: configuration.threadResultLimit, createdByFork: record.createdByFork)
+            for (thread, result) in record.results { results.record(result, thread: thread) }
+            if let last = record.lastCompleted { results.record(last, thread: nil) }
+        }
+        let now = Int64.nowMilliseconds
+        for entry in record.children.values {
+            let child = Child(id: entry.child.id, snapshot: entry.child.snapshot, creationTime: entry.child.creationTime)
+            if entry.status != .stopped { child.apply(.status(entry.status)) }
+            if let code = entry.exitCode { child.apply(.exited(code)) } else if entry.status == .stopped { child.apply(.status(.stopped)) }
+            children.insert(child, for: entry.child.id)
+            if let stoppedAt = entry.stoppedAt {
+                let left = max(0, stoppedAt + configuration.stoppedRetention.milliseconds - now)
+                retire(child, after: .milliseconds(left))
+            }
+        }
     }
 
     // MARK: Reads
@@ -98,14 +152,19 @@ public actor ForkEngine: PlatformEvents {
     ///
     /// Throws `EBUSY` when the queue is full, `EINTR` when cancelled while queued,
     /// `EIO` when the signal fails or the engine shuts down, or the platform's rejection.
+    ///
+    /// `request` is the kernel's id of the write that asked: when a restarted server gets
+    /// it again (the kernel resends what the dead server held), the fork it already asked
+    /// for is answered once, never done twice.
     @discardableResult
-    public func fork(thread: Int32) async throws(Errno) -> UUID {
+    public func fork(thread: Int32, request: UInt64? = nil) async throws(Errno) -> UUID {
+        if let request, let answer = answered[request] { return try answer.get() }
         if Task.isCancelled { throw .interrupted }
         let id = nextRequestID
         nextRequestID &+= 1
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                requests[id] = Request(thread: thread, continuation: continuation)
+                requests[id] = Request(thread: thread, key: request, continuation: continuation)
                 perform(queue.request(id))
             }
         } onCancel: {
@@ -132,6 +191,7 @@ public actor ForkEngine: PlatformEvents {
     /// Sends the fork signal in a task of its own: a started fork is not interruptible.
     private func start(_ id: ForkQueue.RequestID) {
         let thread = requests[id]?.thread
+        if let key = requests[id]?.key { journal?.record(.forkSent(key: key, thread: thread)) }
         let childhoods = self.childhoods
         early.withLock { $0.forkStarted() }
         Task { [platform] in
@@ -151,28 +211,38 @@ public actor ForkEngine: PlatformEvents {
         childhoods started: UInt64,
         outcome: Result<ForkReply, ForkFailure>
     ) async {
-        let answer: Result<UUID, Errno>
+        let answer: Result<UUID, ForkFailure>
+        var recorded: [StateEvent] = []
         switch outcome.map(\.outcome) {
         case .failure(let failure):
             _ = early.withLock { $0.forkFinished(child: nil) }
-            answer = .failure(failure.errno)
+            answer = .failure(failure)
         case .success(.child):
             // SPEC.md's order: reseed, clock, generation, hooks; then the fork returns.
             await becameChild(renewal: try? outcome.get().renewal)
             results.withLock { $0.record(.zero, thread: thread) }
+            recorded.append(.result(thread: thread, .zero))
             answer = .success(.zero)
         case .success(.parent(let forked)):
             if started == childhoods {
                 renewer.stepParentClock(try? outcome.get().renewal)
+                journal?.record(.childAdded(forked), .result(thread: thread, forked.id))
                 insert(forked)
                 results.withLock { $0.record(forked.id, thread: thread) }
                 answer = .success(forked.id)
             } else {
                 // This instance became a child meanwhile: that child belongs to the parent.
-                answer = .failure(.ioError)
+                answer = .failure(.signalFailed)
             }
         }
-        requests.removeValue(forKey: id)?.continuation.resume(returning: answer)
+        let request = requests.removeValue(forKey: id)
+        if let key = request?.key {
+            recorded.append(.forkAnswered(key: key, answer))
+            answered[key] = answer.mapError(\.errno)
+            if answered.count > InstanceRecord.answeredLimit { answered.removeFirst() }
+        }
+        journal?.record(recorded)
+        request?.continuation.resume(returning: answer.mapError(\.errno))
         perform(queue.completed())
     }
 
@@ -186,14 +256,21 @@ public actor ForkEngine: PlatformEvents {
             children.insert(child, for: forked.id)
             return stopped
         }
+        if child.status != .starting { journal?.record(Self.recorded(child)) }
         if queue.isClosed { child.close(with: .ioError) }
         if stopped { retire(child) }
+    }
+
+    /// A child's state as journal events.
+    private static func recorded(_ child: Child) -> [StateEvent] {
+        guard child.hasStopped else { return [.childStatus(child.id, child.status)] }
+        return [.childStopped(child.id, exitCode: child.exitCode, stoppedAt: .nowMilliseconds)]
     }
 
     // MARK: Platform events
 
     public nonisolated func childStatusChanged(_ child: UUID, to state: InstanceState) {
-        deliver(state == .stopped ? .status(.stopped) : .status(state), to: child)
+        deliver(.status(state), to: child)
     }
 
     public nonisolated func childExited(_ child: UUID, code: Int32) {
@@ -207,14 +284,23 @@ public actor ForkEngine: PlatformEvents {
             return nil
         }
         guard let child = known else { return }
+        // Recorded first: a waiter released by this event must find it recorded.
+        switch event {
+        case .status(.stopped): journal?.record(.childStopped(id, exitCode: nil, stoppedAt: .nowMilliseconds))
+        case .status(let state): journal?.record(.childStatus(id, state))
+        case .exited(let code): journal?.record(.childStopped(id, exitCode: code, stoppedAt: .nowMilliseconds))
+        }
         if child.apply(event) { retire(child) }
     }
 
-    /// Removes a stopped child after the retention period.
-    private nonisolated func retire(_ child: Child) {
+    /// Removes a stopped child after the retention period (or what is left of it).
+    private nonisolated func retire(_ child: Child, after delay: Duration? = nil) {
         let children = self.children
-        scheduler.schedule(after: configuration.stoppedRetention) {
-            if children[child.id] === child { children.remove(child.id) }
+        let journal = self.journal
+        scheduler.schedule(after: delay ?? configuration.stoppedRetention) {
+            guard children[child.id] === child else { return }
+            journal?.record(.childRemoved(child.id))
+            children.remove(child.id)
         }
     }
 
@@ -229,7 +315,9 @@ public actor ForkEngine: PlatformEvents {
     public func becameChild(renewal: PlatformRenewal?) async {
         let parentsRequests = forgetParent()
         await renewer.reseedAndStepClock(renewal, measuring: platform)
-        incarnation.withLock { $0 = UUID() }
+        let generation = UUID()
+        journal?.record(.becameChild(generation: generation))
+        incarnation.withLock { $0 = generation }
         generationChanged.signal()
         await renewer.runHooks(generation: generation)
         for id in parentsRequests { perform(.fail(id, .ioError)) }

@@ -32,21 +32,16 @@ extension SimPlatform {
                     self.failNextForks = count
                 }
             File("fork_latency_ms", permissions: 0o644, "Simulated fork duration")
-                .read("the simulated fork duration") { _ in Self.milliseconds(self.forkLatency) }
+                .read("the simulated fork duration") { _ in Int(self.forkLatency.milliseconds) }
                 .write(Int.self, "a number of milliseconds") { _, milliseconds in
                     self.forkLatency = try Self.duration(milliseconds: milliseconds)
                 }
             File("boot_latency_ms", permissions: 0o644, "How long a new child stays Starting")
-                .read("how long a new child stays `Starting`") { _ in Self.milliseconds(self.bootLatency) }
+                .read("how long a new child stays `Starting`") { _ in Int(self.bootLatency.milliseconds) }
                 .write(Int.self, "a number of milliseconds") { _, milliseconds in
                     self.bootLatency = try Self.duration(milliseconds: milliseconds)
                 }
         }
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
     }
 
     private static func duration(milliseconds: Int) throws(Errno) -> Duration {

@@ -24,23 +24,30 @@ public final class SimInstance: Sendable {
 
     private let state: Mutex<State>
 
+    /// - Parameters:
+    ///   - createdByFork: whether a fork created it (a restored instance whose parent is gone has none).
+    ///   - journal: where its engine records (and restores) what it must not forget.
     init(
         id: UUID,
         parent: SimInstance?,
+        createdByFork: Bool,
         status: InstanceState,
+        exitCode: Int32? = nil,
         sim: SimPlatform,
         configuration: ForkEngine.Configuration,
-        scheduler: any Scheduler
+        scheduler: any Scheduler,
+        journal: StateJournal?
     ) {
         self.id = id
         self.parent = parent
-        self.state = Mutex(State(status: status))
+        self.state = Mutex(State(status: status, exitCode: exitCode))
         self.engine = ForkEngine(
             platform: SimInstancePlatform(sim: sim, instance: id),
             configuration: configuration,
-            createdByFork: parent != nil,
+            createdByFork: createdByFork,
             scheduler: scheduler,
-            renewer: sim.renewer
+            renewer: sim.renewer,
+            journal: journal.map { EngineJournal($0, instance: id) }
         )
     }
 

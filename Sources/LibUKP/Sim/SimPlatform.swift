@@ -22,7 +22,7 @@ public final class SimPlatform: Sendable {
     /// The live instances, the root included, in creation order.
     public let instances = DynamicEntries<UUID, SimInstance>()
     /// The UUID of the root instance (the one the daemon serves); it is never removed.
-    public let rootID = UUID()
+    public let rootID: UUID
     /// The configuration of every instance's engine.
     public let engineConfiguration: ForkEngine.Configuration
     /// Runs the child hooks of each new child (one kernel for all: nothing is reseeded or stepped).
@@ -30,23 +30,95 @@ public final class SimPlatform: Sendable {
 
     private let scheduler: any Scheduler
     private let settings: Mutex<Settings>
+    /// Where the simulator and every instance's engine record what they must not forget.
+    private let journal: StateJournal?
 
+    /// - Parameter journal: with one, the simulator restores the instances it records (and
+    ///   their engines), and records every change from then on, so that a restarted daemon
+    ///   takes up the same simulated instances.
     public init(
         engineConfiguration: ForkEngine.Configuration = .init(),
         forkLatency: Duration = .zero,
         bootLatency: Duration = .zero,
         scheduler: any Scheduler = TaskScheduler(),
-        renewer: InstanceRenewer = .disabled
+        renewer: InstanceRenewer = .disabled,
+        journal: StateJournal? = nil
     ) {
         self.engineConfiguration = engineConfiguration
         self.renewer = renewer
         self.scheduler = scheduler
-        self.settings = Mutex(Settings(forkLatency: forkLatency, bootLatency: bootLatency))
-        let root = SimInstance(
-            id: rootID, parent: nil, status: .running, sim: self,
-            configuration: engineConfiguration, scheduler: scheduler
-        )
-        instances.insert(root, for: rootID)
+        self.journal = journal
+        let recorded = journal?.sim
+        if let recorded, let root = recorded.root {
+            rootID = root
+            settings = Mutex(Settings(
+                forkLatency: .milliseconds(recorded.forkLatencyMs), bootLatency: .milliseconds(recorded.bootLatencyMs),
+                failNextForks: recorded.failNextForks))
+            restore(recorded)
+        } else {
+            rootID = UUID()
+            settings = Mutex(Settings(forkLatency: forkLatency, bootLatency: bootLatency))
+            journal?.record(.root(rootID))
+            recordSettings()
+            let root = makeInstance(rootID, parent: nil, status: .running)
+            instances.insert(root, for: rootID)
+        }
+    }
+
+    /// A new instance (its engine restores what the journal holds for it), recorded.
+    private func makeInstance(
+        _ id: UUID, parent: SimInstance?, createdByFork: Bool? = nil, status: InstanceState, exitCode: Int32? = nil
+    ) -> SimInstance {
+        let instance = SimInstance(
+            id: id, parent: parent, createdByFork: createdByFork ?? (parent != nil), status: status,
+            exitCode: exitCode, sim: self, configuration: engineConfiguration, scheduler: scheduler, journal: journal)
+        journal?.record(.instance(id: id, parent: parent?.id, status: status, exitCode: exitCode))
+        return instance
+    }
+
+    /// Takes up the recorded instances, parents first. A fork that an instance's engine had
+    /// sent and not seen answered either created a child (recorded here, not in the engine:
+    /// it is answered with it now) or never reached the simulator (its request forks anew).
+    private func restore(_ recorded: SimRecord) {
+        // Settle the forks in flight before any engine takes up its record.
+        for id in recorded.order {
+            if let parentID = recorded.instances[id]?.parent { resolveForkInFlight(of: parentID, creating: id) }
+        }
+        for id in recorded.order { abandonForksInFlight(of: id) }
+        for id in recorded.order {
+            guard let entry = recorded.instances[id] else { continue }
+            let parent = entry.parent.flatMap { instances[$0] }
+            let instance = makeInstance(
+                id, parent: parent, createdByFork: id != recorded.root, status: entry.status, exitCode: entry.exitCode)
+            instances.insert(instance, for: id)
+            switch entry.status {
+            case .starting: scheduleBoot(of: instance)
+            case .stopped where id != rootID: scheduleRemoval(of: instance)
+            default: break
+            }
+        }
+    }
+
+    /// The engine of `parentID` did not see the fork that created `child` answered: it is now.
+    private func resolveForkInFlight(of parentID: UUID, creating child: UUID) {
+        guard let journal, let record = journal.record(of: parentID), record.children[child] == nil,
+            let (key, thread) = record.forksInFlight.elements.last
+        else { return }
+        let forked = ForkedChild(id: child, snapshot: UUID(), creationTime: Int64(Date().timeIntervalSince1970))
+        journal.record(
+            [.childAdded(forked), .result(thread: thread, child), .forkAnswered(key: key, .success(child))],
+            instance: parentID)
+    }
+
+    /// Forks still in flight created no child: their requests, resent, fork anew.
+    private func abandonForksInFlight(of id: UUID) {
+        guard let journal, let record = journal.record(of: id) else { return }
+        journal.record(record.forksInFlight.keys.map { .forkAbandoned(key: $0) }, instance: id)
+    }
+
+    private func recordSettings() {
+        let (fork, boot, fail) = settings.withLock { ($0.forkLatency.milliseconds, $0.bootLatency.milliseconds, $0.failNextForks) }
+        journal?.record(.settings(forkLatencyMs: Int(fork), bootLatencyMs: Int(boot), failNextForks: fail))
     }
 
     /// The root instance.
@@ -55,19 +127,28 @@ public final class SimPlatform: Sendable {
     /// How long a fork takes.
     public var forkLatency: Duration {
         get { settings.withLock { $0.forkLatency } }
-        set { settings.withLock { $0.forkLatency = newValue } }
+        set {
+            settings.withLock { $0.forkLatency = newValue }
+            recordSettings()
+        }
     }
 
     /// How long a new child stays `Starting`.
     public var bootLatency: Duration {
         get { settings.withLock { $0.bootLatency } }
-        set { settings.withLock { $0.bootLatency = newValue } }
+        set {
+            settings.withLock { $0.bootLatency = newValue }
+            recordSettings()
+        }
     }
 
     /// How many of the next fork signals will fail (the fork write fails with `EIO`).
     public var failNextForks: Int {
         get { settings.withLock { $0.failNextForks } }
-        set { settings.withLock { $0.failNextForks = max(0, newValue) } }
+        set {
+            settings.withLock { $0.failNextForks = max(0, newValue) }
+            recordSettings()
+        }
     }
 
     /// States a person may move an instance to with `setStatus`.
@@ -96,10 +177,23 @@ public final class SimPlatform: Sendable {
         }
         await instance.engine.shutdown()
         guard id != rootID else { return }
-        let instances = self.instances
+        scheduleRemoval(of: instance)
+    }
+
+    /// A stopped instance goes after the retention period.
+    private func scheduleRemoval(of instance: SimInstance) {
+        let (instances, journal, id) = (self.instances, self.journal, instance.id)
         scheduler.schedule(after: engineConfiguration.stoppedRetention) {
-            if instances[id] === instance { instances.remove(id) }
+            guard instances[id] === instance else { return }
+            journal?.record(.instanceRemoved(id))
+            journal?.forget(instance: id)
+            instances.remove(id)
         }
+    }
+
+    /// A new child becomes `Running` after the boot latency.
+    private func scheduleBoot(of child: SimInstance) {
+        scheduler.schedule(after: bootLatency) { [weak self] in self?.move(child, to: .running, from: [.starting]) }
     }
 
     // MARK: The platform side
@@ -115,6 +209,7 @@ public final class SimPlatform: Sendable {
         from allowed: Set<InstanceState>
     ) -> Bool {
         guard instance.move(to: status, exitCode: exitCode, from: allowed) else { return false }
+        journal?.record(.instance(id: instance.id, parent: instance.parent?.id, status: status, exitCode: instance.exitCode))
         if let parent = instance.parent {
             if status == .stopped {
                 parent.engine.childExited(instance.id, code: exitCode ?? 0)
@@ -136,15 +231,10 @@ public final class SimPlatform: Sendable {
             throw .signalFailed
         }
         if latency > .zero { try? await Task.sleep(for: latency) }
-        let child = SimInstance(
-            id: UUID(), parent: parent, status: .starting, sim: self,
-            configuration: engineConfiguration, scheduler: scheduler
-        )
+        let child = makeInstance(UUID(), parent: parent, status: .starting)
         instances.insert(child, for: child.id)
         let creationTime = Int64(Date().timeIntervalSince1970)
-        let boot: @Sendable () -> Void = { [weak self, scheduler, bootLatency] in
-            scheduler.schedule(after: bootLatency) { [weak self] in self?.move(child, to: .running, from: [.starting]) }
-        }
+        let boot: @Sendable () -> Void = { [weak self] in self?.scheduleBoot(of: child) }
         if renewer.runsHooks {
             // The child's hooks run as it "resumes": it stays Starting until they are done.
             Task { [renewer] in

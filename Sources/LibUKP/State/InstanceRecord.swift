@@ -64,6 +64,8 @@ struct InstanceRecord: Sendable, Equatable {
             forksInFlight = [:]
         case .forkSent(let key, let thread):
             forksInFlight[key] = thread
+        case .forkAbandoned(let key):
+            forksInFlight.removeValue(forKey: key)
         case .forkAnswered(let key, let answer):
             forksInFlight.removeValue(forKey: key)
             forksAnswered.removeValue(forKey: key)

@@ -26,6 +26,8 @@ enum StateEvent: Sendable, Hashable {
     case forkSent(key: UInt64, thread: Int32?)
     /// The fork for request `key` was answered: the child's UUID (zero in the child) or an errno.
     case forkAnswered(key: UInt64, Result<UUID, ForkFailure>)
+    /// The fork for request `key` never reached the platform (its request, resent, forks anew).
+    case forkAbandoned(key: UInt64)
 
     /// The line for `instance` (nil: the engine's own journal, written `-`).
     func line(instance: UUID?) -> String {
@@ -53,6 +55,8 @@ enum StateEvent: Sendable, Hashable {
             return prefix + "A \(key) signal"
         case .forkAnswered(let key, .failure(.rejected(let errno))):
             return prefix + "A \(key) -\(errno.rawValue)"
+        case .forkAbandoned(let key):
+            return prefix + "N \(key)"
         }
     }
 
@@ -93,6 +97,8 @@ enum StateEvent: Sendable, Hashable {
             } else { event = nil }
         case "D":
             event = uuid(0).map { .childRemoved($0) }
+        case "N":
+            event = (integer(0) as UInt64?).map { .forkAbandoned(key: $0) }
         case "B":
             event = uuid(0).map { .becameChild(generation: $0) }
         case "F":

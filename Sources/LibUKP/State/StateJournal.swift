@@ -91,6 +91,14 @@ public final class StateJournal: Sendable {
         append(event.line + "\n") { $0.sim.apply(event) }
     }
 
+    /// What the journal says about `instance` now.
+    func record(of instance: UUID?) -> InstanceRecord? {
+        state.withLock { $0.contents.instances[instance] }
+    }
+
+    /// What the journal says about the simulator now.
+    var sim: SimRecord { state.withLock { $0.contents.sim } }
+
     /// Forgets an instance's own events (the simulator removed it).
     func forget(instance: UUID) {
         state.withLock { _ = $0.contents.instances.removeValue(forKey: instance) }

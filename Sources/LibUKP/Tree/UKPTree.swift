@@ -31,7 +31,7 @@ enum UKPTree {
                     try live().forkResult(thread: context.threadID)
                 }
                 .write(Ignored.self, "triggers a fork; blocks until done") { context, _ in
-                    _ = try await live().fork(thread: context.threadID)
+                    _ = try await live().fork(thread: context.threadID, request: context.requestID)
                 }
             File("generation", "This incarnation of the instance (like VMGenID): re-seed, rotate identities when it changes")
                 .read("this incarnation's UUID; new in every child") { _ in try live().generation }

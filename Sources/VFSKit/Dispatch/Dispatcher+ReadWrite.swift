@@ -23,11 +23,12 @@ extension Dispatcher {
 
     /// Writes to an open file and answers the byte count through `reply`: `EINVAL` past the
     /// write limit or for bytes that do not parse; otherwise the handler runs, and may block.
+    /// `requestID` is the driver's id of the request (see `RequestContext.requestID`).
     public func write(
-        _ file: OpenFile, offset: Int64, bytes: [UInt8], caller: Caller,
+        _ file: OpenFile, offset: Int64, bytes: [UInt8], caller: Caller, requestID: UInt64? = nil,
         reply: consuming some Reply<Int> & ~Copyable
     ) {
-        let context = RequestContext(caller: caller, file: file)
+        let context = RequestContext(caller: caller, file: file, requestID: requestID)
         if case .block(let parse)? = file.behavior.writer?.action {
             return writeWhen(context, bytes: bytes, parse: parse, reply: reply)
         }

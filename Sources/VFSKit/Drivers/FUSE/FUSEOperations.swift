@@ -147,7 +147,9 @@ private func fuseWrite(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ buffer: UnsafePo
     let file: OpenFile
     do throws(Errno) { file = try openFile(connection, ino, fi) } catch { return request.fail(error) }
     let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: size))
-    connection.dispatcher.write(file, offset: Int64(offset), bytes: bytes, caller: caller, reply: request.reply(WriteAnswer.self))
+    let unique = vfskit_current_unique() & ~(1 << 63)  // bit 63: resent by the kernel (the same request)
+    connection.dispatcher.write(
+        file, offset: Int64(offset), bytes: bytes, caller: caller, requestID: unique, reply: request.reply(WriteAnswer.self))
 }
 
 private func fuseFlush(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {

@@ -75,11 +75,13 @@ public final class InProcessDriver: Sendable {
         return Array(try result.get())
     }
 
-    /// Writes; suspends as long as the handler blocks.
+    /// Writes; suspends as long as the handler blocks. `requestID` plays the kernel's id of
+    /// the request (give the same one again to play a resend to a server that took over).
     @discardableResult
-    public func write(_ handle: Handle, _ bytes: [UInt8], offset: Int64 = 0) async throws(Errno) -> Int {
+    public func write(_ handle: Handle, _ bytes: [UInt8], offset: Int64 = 0, requestID: UInt64? = nil) async throws(Errno) -> Int {
         let result = await perform { reply in
-            self.dispatcher.write(handle.file, offset: offset, bytes: bytes, caller: handle.caller, reply: reply)
+            self.dispatcher.write(
+                handle.file, offset: offset, bytes: bytes, caller: handle.caller, requestID: requestID, reply: reply)
         }
         return try result.get()
     }
