@@ -38,14 +38,12 @@ struct Upgrade: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replace the server of a running ukp-fuse with the binary now on disk (zero downtime).")
 
-    @Option(help: ArgumentHelp("The mount point of the daemon to upgrade.", valueName: "path"))
-    var mountpoint = "/uk/libukp"
-
-    @Option(help: ArgumentHelp("Its state directory, if it was given one.", valueName: "path"))
-    var stateDir: String?
+    /// The daemon's options (`--mountpoint`, `--state-dir`) name the daemon to upgrade.
+    @OptionGroup var options: ServeOptions
 
     func run() throws {
-        let state = StateDirectory(path: stateDir ?? StateDirectory.defaultPath(for: mountpoint))
+        let mountpoint = options.mountpoint
+        let state = StateDirectory(path: options.stateDir ?? StateDirectory.defaultPath(for: mountpoint))
         let text = readText(state.supervisorPIDFile) ?? ""
         guard let pid = pid_t(text.filter { !$0.isWhitespace }), pid > 0 else {
             throw ValidationError("no ukp-fuse runs for \(mountpoint): \(state.supervisorPIDFile) is missing")

@@ -158,13 +158,15 @@ final class Supervisor: @unchecked Sendable {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let lived = Double(now.tv_sec - startedAt.tv_sec) + Double(now.tv_nsec - startedAt.tv_nsec) / 1e9
-        quickDeaths = lived < 1 && !upgrading ? quickDeaths + 1 : 0
+        // A crash loop (a server that fails by itself as it starts, again and again) backs off;
+        // a server killed from outside (SIGKILL: an operator, a test, an upgrade) comes back at once.
+        quickDeaths = lived < 1 && signal != SIGKILL && !upgrading ? quickDeaths + 1 : 0
         restarts += 1
-        let delay = quickDeaths <= 1 ? 0 : min(5.0, 0.1 * Double(1 << min(quickDeaths - 2, 6)))
+        let delay = quickDeaths < 3 ? 0 : min(5.0, 0.1 * Double(1 << min(quickDeaths - 3, 6)))
         if upgrading {
             logger.notice("server \(how); starting the binary now on disk (\(executable))")
         } else if delay > 0 {
-            logger.error("server \(how) \(quickDeaths) times in a row within 1 s; restarting in \(Int(delay * 1000)) ms")
+            logger.error("server \(how) \(quickDeaths) times in a row as it started; restarting in \(Int(delay * 1000)) ms")
         } else {
             logger.error("server \(how); restarting it on the same mount")
         }

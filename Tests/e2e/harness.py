@@ -86,11 +86,15 @@ def force_unmount(directory):
 class Daemon:
     """One ukp-fuse process serving `DIR/ukp` (and `DIR/sim` unless `sim=False`)."""
 
-    def __init__(self, directory, *extra, sim=True, retention=2, mountpoint=None, sim_control=None):
+    def __init__(self, directory, *extra, sim=True, retention=2, mountpoint=None, sim_control=None, binary=None):
         self.directory = directory
         self.ukp = mountpoint or os.path.join(directory, "ukp")
         self.sim = (sim_control or os.path.join(directory, "sim")) if sim else None
-        self.args = [BINARY, "--mountpoint", self.ukp]
+        # the state directory lives with the test (not under /run/ukp), one per mount point
+        self.state = os.path.join(directory, "state-" + self.ukp.strip("/").replace("/", "-"))
+        self.args = [binary or BINARY, "--mountpoint", self.ukp]
+        if "--state-dir" not in extra:
+            self.args += ["--state-dir", self.state]
         if self.sim:
             self.args += ["--sim-control", self.sim]
         if retention is not None:
@@ -132,6 +136,26 @@ class Daemon:
     @property
     def pid(self):
         return self.process.pid
+
+    def server_pid(self, timeout=STEP):
+        """The pid of the server process the supervisor runs now (waits for one)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name in os.listdir("/proc"):
+                if not name.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/stat" % name) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    with open("/proc/%s/cmdline" % name, "rb") as f:
+                        argv = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if int(fields[1]) == self.pid and fields[0] != "Z" and b"serve-connection" in argv:
+                    return int(name)
+            time.sleep(0.005)
+        raise AssertionError("no server process under supervisor %d; its log ends:\n%s"
+                             % (self.pid, self.stderr_text()[-2000:]))
 
     def signal(self, signum):
         if self.process and self.process.poll() is None:
