@@ -253,7 +253,17 @@ public final class WirePlatform: Platform, Sendable {
                 id: created.child, snapshot: created.snapshot, creationTime: Int64(clamping: created.creationTime))
             log(.info, "fork \(id) created child \(created.child.lowercaseText)"
                 + (created.fqdn.isEmpty ? "" : " (\(created.fqdn))"))
-            answer(id, with: .success(ForkReply(.parent(child), renewal: takeRenewal(for: id))), or: "ForkCreated")
+            let renewal = takeRenewal(for: id)
+            guard hello, renewal != nil else {
+                return answer(id, with: .success(ForkReply(.parent(child), renewal: renewal)), or: "ForkCreated")
+            }
+            // The parent measures the host's clock too before its fork returns (round trips
+            // are more exact than the one-way clock sent with ForkCreated, its fallback).
+            Task {
+                var measured = renewal
+                if let clock = await hostClock() { measured?.hostClock = clock }
+                answer(id, with: .success(ForkReply(.parent(child), renewal: measured)), or: "ForkCreated")
+            }
         case .error(let errno):
             log(.info, "fork \(id) refused by the platform: \(errno)")
             answer(id, with: .failure(.rejected(errno)), or: "Error (\(errno))")
