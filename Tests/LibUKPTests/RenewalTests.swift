@@ -1,6 +1,7 @@
 import Foundation
 @testable import LibUKP
 import Logging
+import Synchronization
 import SystemPackage
 import Testing
 
@@ -168,5 +169,63 @@ import Testing
         #expect(try await task.value == .zero)
         #expect(engine.generation != before)
         #expect(!engine.renewer.runsHooks)
+    }
+}
+
+/// A scripted platform whose `hostClock()` waits until the test releases it.
+final class SlowClockPlatform: Platform {
+    let scripted = ScriptedPlatform()
+    private let gate = Mutex<(waiting: CheckedContinuation<Void, Never>?, open: Bool, asked: Int)>((nil, false, 0))
+
+    var asked: Int { gate.withLock { $0.asked } }
+
+    func fork() async throws(ForkFailure) -> ForkOutcome { try await scripted.fork() }
+    func forkWithRenewal() async throws(ForkFailure) -> ForkReply { try await scripted.forkWithRenewal() }
+    func attach(_ events: any PlatformEvents) { scripted.attach(events) }
+
+    func hostClock() async -> HostClockReading? {
+        await withCheckedContinuation { continuation in
+            let open = gate.withLock { gate -> Bool in
+                gate.asked += 1
+                if !gate.open { gate.waiting = continuation }
+                return gate.open
+            }
+            if open { continuation.resume() }
+        }
+        return HostClockReading(realtime: 3_000_000_000_000_000_000)
+    }
+
+    func release() {
+        let waiting = gate.withLock { gate in
+            gate.open = true
+            defer { gate.waiting = nil }
+            return gate.waiting
+        }
+        waiting?.resume()
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct RenewalClockTests {
+    @Test func whileTheChildMeasuresTheClockItIsAlreadyAChildAndNewForksAreItsOwn() async throws {
+        let system = RecordingSystem()
+        let platform = SlowClockPlatform()
+        platform.scripted.renewal = childRenewal()
+        let engine = ForkEngine(platform: platform, renewer: .recording(system, CapturedLog(), hooks: nil))
+        let before = engine.generation
+        let (fork, signal) = await startedFork(engine, platform.scripted, thread: 1)
+        let parents = try await queuedFork(engine, thread: 2)
+        signal.answer(.success(.child))
+        try await until("the clock is being measured") { platform.asked == 1 }
+        #expect(engine.children.count == 0)
+        #expect(engine.forkResult(thread: 2) == .zero, "the parent's results are gone")
+        #expect(engine.generation == before, "the generation changes after the clock step")
+        let childs = try await queuedFork(engine, thread: 3)  // the child's own: it waits its turn
+        platform.release()
+        #expect(try await fork.value == .zero)
+        #expect(await errno(of: parents) == .ioError)
+        #expect(engine.generation != before)
+        #expect(system.setTimes.first.map { $0 >= 3_000_000_000_000_000_000 } == true, "the measured clock")
+        await platform.scripted.nextSignal().answer(.success(.parent(ForkedChild(id: UUID(), snapshot: UUID(), creationTime: 1))))
+        #expect(await errno(of: childs) == nil)
     }
 }

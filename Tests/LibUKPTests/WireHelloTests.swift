@@ -111,8 +111,12 @@ import Testing
             WireRenewal(hostRealtime: 1_800_000_000_000_000_000))))
         try setup.connection.send(WireMessage(correlationID: request.correlationID, .forkCreated(
             WireForkCreated(child: child, snapshot: UUID(), creationTime: 1))))
+        // The parent measures the clock again too before its fork returns.
+        try await setup.answerHellos(with: WireRenewal(hostRealtime: 1_900_000_000_000_000_000))
         #expect(try await fork.value == child)
         #expect(Array(setup.system.names.dropFirst(3)) == ["setRealtime"])
+        let stepped = try #require(setup.system.setTimes.last) - 1_900_000_000_000_000_000
+        #expect(stepped >= 0 && stepped < 5_000_000_000, "the measured clock")
     }
 
     @Test func anUnsolicitedParentIDTakesTheRenewalBeforeIt() async throws {

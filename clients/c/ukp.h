@@ -1,6 +1,7 @@
 /* ukp.h — fork this instance through /uk/libukp, the way fork(2) forks a process.
  *
- * Header only, C99, Linux. Include it where you need it:
+ * Header only, C99 with POSIX.1-2008 (gcc's and clang's default), Linux; the files that
+ * include it share one callback registry. Include it where you need it:
  *
  *     ukp_uuid child;
  *     int side = ukp_fork(&child);        // 1 in the parent (child set), 0 in the child, -1 on error
@@ -15,6 +16,10 @@
  */
 #ifndef UKP_H
 #define UKP_H
+
+#if defined(__STRICT_ANSI__) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
+#error "ukp.h needs POSIX.1-2008: compile with -D_POSIX_C_SOURCE=200809L, or a gnu standard (the default)"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,7 @@
 /// A fork's outcome on this side, with what the platform supplied to renew it: for the
 /// child, host entropy and the host's clock; for the parent, the host's clock (its pause).
 public struct ForkReply: Sendable, Hashable {
+    /// Which side of the fork this instance is.
     public var outcome: ForkOutcome
     /// Nil when the platform supplied nothing (it does not speak the wire extension).
     public var renewal: PlatformRenewal?

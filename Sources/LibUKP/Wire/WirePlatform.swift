@@ -31,28 +31,25 @@ public final class WirePlatform: Platform, Sendable {
     /// Receives the platform's log lines.
     public typealias Log = @Sendable (WireLogLevel, String) -> Void
 
-    fileprivate typealias Reply = CheckedContinuation<Result<ForkReply, ForkFailure>, Never>
-    fileprivate typealias HelloReply = CheckedContinuation<HelloAnswer?, Never>
+    private typealias Reply = CheckedContinuation<Result<ForkReply, ForkFailure>, Never>
 
-    /// The platform's answer to one `Hello`, and when the round trip started and ended.
-    fileprivate struct HelloAnswer {
-        let renewal: WireRenewal
-        let sent: ContinuousClock.Instant
-        let received: ContinuousClock.Instant
-    }
-
-    fileprivate struct State {
+    private struct State {
         var connection: WireConnection?
         var pending: [UInt32: Reply] = [:]
         var lastCorrelationID: UInt32 = 0
         weak var events: (any PlatformEvents)?
         var parent: UUID?
-        /// `Hello`s waiting for their `Renewal`, by correlation id, with when each was sent.
-        var hellos: [UInt32: (reply: HelloReply, sent: ContinuousClock.Instant)] = [:]
         /// A `Renewal` waiting for the `ForkCreated` or `ParentId` it goes with.
         var renewal: (id: UInt32, renewal: PlatformRenewal)?
         var started = false
         var closed = false
+
+        /// A fresh non-zero correlation id that no fork in flight uses, nor `taken` (a `Hello`).
+        mutating func nextCorrelationID(avoiding taken: (UInt32) -> Bool) -> UInt32 {
+            repeat { lastCorrelationID &+= 1 } while lastCorrelationID == 0 || pending[lastCorrelationID] != nil
+                || taken(lastCorrelationID)
+            return lastCorrelationID
+        }
     }
 
     /// The socket or device the platform is reached through.
@@ -64,6 +61,7 @@ public final class WirePlatform: Platform, Sendable {
 
     private let log: Log
     private let state = Mutex(State())
+    private let clockProbe = WireClockProbe()
 
     public init(
         path: String,
@@ -132,7 +130,7 @@ public final class WirePlatform: Platform, Sendable {
         let result = await withCheckedContinuation { (reply: Reply) in
             let request = state.withLock { state -> (UInt32, WireConnection)? in
                 guard !state.closed, let connection = state.connection else { return nil }
-                let id = state.nextCorrelationID()
+                let id = state.nextCorrelationID(avoiding: clockProbe.isWaiting)
                 state.pending[id] = reply
                 return (id, connection)
             }
@@ -179,7 +177,7 @@ public final class WirePlatform: Platform, Sendable {
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
         }
-        for id in state.withLock({ Array($0.hellos.keys) }) { answerHello(id, with: nil) }
+        clockProbe.cancelAll()
         for reply in pending { reply.resume(returning: .failure(.signalFailed)) }
         if !pending.isEmpty { log(.warning, "\(pending.count) fork(s) in flight failed with EIO: stream lost") }
     }
@@ -259,7 +257,17 @@ public final class WirePlatform: Platform, Sendable {
                 id: created.child, snapshot: created.snapshot, creationTime: Int64(clamping: created.creationTime))
             log(.info, "fork \(id) created child \(created.child.lowercaseText)"
                 + (created.fqdn.isEmpty ? "" : " (\(created.fqdn))"))
-            answer(id, with: .success(ForkReply(.parent(child), renewal: takeRenewal(for: id))), or: "ForkCreated")
+            let renewal = takeRenewal(for: id)
+            guard hello, renewal != nil else {
+                return answer(id, with: .success(ForkReply(.parent(child), renewal: renewal)), or: "ForkCreated")
+            }
+            // The parent measures the host's clock too before its fork returns (round trips
+            // are more exact than the one-way clock sent with ForkCreated, its fallback).
+            Task {
+                var measured = renewal
+                if let clock = await hostClock() { measured?.hostClock = clock }
+                answer(id, with: .success(ForkReply(.parent(child), renewal: measured)), or: "ForkCreated")
+            }
         case .error(let errno):
             log(.info, "fork \(id) refused by the platform: \(errno)")
             answer(id, with: .failure(.rejected(errno)), or: "Error (\(errno))")
@@ -307,54 +315,26 @@ public final class WirePlatform: Platform, Sendable {
 
     // MARK: The wire extension
 
-    /// The host's clock measured over `rounds` `Hello` → `Renewal` round trips: the reading
-    /// of the shortest, its transit half of it. Nil without the extension or an answer.
+    /// The host's clock measured over three `Hello` → `Renewal` round trips: the reading of
+    /// the shortest, its transit half of it. Nil without the extension or an answer.
     public func hostClock() async -> HostClockReading? {
         await measureHostClock()?.hostClock
     }
 
-    /// Round trips that measure the host's clock; the answer with the shortest round trip.
-    private func measureHostClock(rounds: Int = 3, timeout: Duration = .milliseconds(250)) async -> PlatformRenewal? {
+    /// `Hello` round trips (250 ms each at most): the platform's renewal, its clock from the shortest.
+    private func measureHostClock() async -> PlatformRenewal? {
         guard hello else { return nil }
-        var best: (renewal: PlatformRenewal, roundTrip: Duration)?
-        for _ in 0..<rounds {
-            guard let answer = await roundTrip(timeout: timeout) else { continue }
-            let roundTrip = answer.received - answer.sent
-            if best == nil || roundTrip < best!.roundTrip {
-                best = (answer.renewal.renewal(receivedAt: answer.received, transit: roundTrip / 2), roundTrip)
+        let best = await clockProbe.measure(rounds: 3) {
+            guard let (id, connection) = state.withLock({ state -> (UInt32, WireConnection)? in
+                guard !state.closed, let connection = state.connection else { return nil }
+                return (state.nextCorrelationID(avoiding: clockProbe.isWaiting), connection)
+            }) else { return nil }
+            return await clockProbe.roundTrip(id: id, timeout: .milliseconds(250)) {
+                try connection.send(WireMessage(correlationID: id, .hello(version: 1)).encoded)
             }
         }
         if let best { log(.debug, "host clock measured: shortest round trip \(best.roundTrip)") }
         return best?.renewal
-    }
-
-    /// One `Hello` and the platform's `Renewal` in answer; nil on timeout or a lost stream.
-    private func roundTrip(timeout: Duration) async -> HelloAnswer? {
-        await withCheckedContinuation { (reply: HelloReply) in
-            let request = state.withLock { state -> (UInt32, WireConnection)? in
-                guard !state.closed, let connection = state.connection else { return nil }
-                let id = state.nextCorrelationID()
-                state.hellos[id] = (reply, .now)
-                return (id, connection)
-            }
-            guard let (id, connection) = request else { return reply.resume(returning: nil) }
-            do {
-                state.withLock { $0.hellos[id]?.sent = .now }
-                try connection.send(WireMessage(correlationID: id, .hello(version: 1)).encoded)
-            } catch {
-                log(.warning, "cannot say Hello to \(path): \(error)")
-                return answerHello(id, with: nil)
-            }
-            Task {
-                try? await Task.sleep(for: timeout)
-                self.answerHello(id, with: nil)
-            }
-        }
-    }
-
-    private func answerHello(_ id: UInt32, with renewal: WireRenewal?, at received: ContinuousClock.Instant = .now) {
-        guard let waiter = state.withLock({ $0.hellos.removeValue(forKey: id) }) else { return }
-        waiter.reply.resume(returning: renewal.map { HelloAnswer(renewal: $0, sent: waiter.sent, received: received) })
     }
 
     /// On a new connection, when the platform offered the extension: `Hello`, and the
@@ -374,14 +354,11 @@ public final class WirePlatform: Platform, Sendable {
     private func received(_ message: WireRenewal, correlationID id: UInt32) {
         let now = ContinuousClock.now
         log(.debug, "Renewal \(id): \(message.entropy.count) bytes of entropy, clock \(message.hostRealtime) ns")
-        let isAnswer = state.withLock { state in
-            guard id != 0, state.hellos[id] != nil else {
-                state.renewal = (id, message.renewal(receivedAt: now))
-                return false
-            }
-            return true
+        if id != 0, clockProbe.isWaiting(id) {
+            clockProbe.answer(id, with: message, at: now)
+        } else {
+            state.withLock { $0.renewal = (id, message.renewal(receivedAt: now)) }
         }
-        if isAnswer { answerHello(id, with: message, at: now) }
     }
 
     /// The `Renewal` that came with the answer to `id` (or with an unsolicited one), once.
@@ -405,13 +382,4 @@ public final class WirePlatform: Platform, Sendable {
 /// How much a log line of the wire platform matters.
 public enum WireLogLevel: Sendable, Hashable {
     case debug, info, warning, error
-}
-
-extension WirePlatform.State {
-    /// A fresh non-zero correlation id that no fork in flight uses.
-    mutating func nextCorrelationID() -> UInt32 {
-        repeat { lastCorrelationID &+= 1 } while lastCorrelationID == 0 || pending[lastCorrelationID] != nil
-            || hellos[lastCorrelationID] != nil
-        return lastCorrelationID
-    }
 }
