@@ -16,7 +16,7 @@ public struct InProcessTarget: ConformanceTarget {
     private static let writeOnlyNonBlocking = OpenFlags.writeOnly | OpenFlags.nonBlocking
 
     public func stat(_ path: String) async throws(Errno) -> FileStatus {
-        let attributes = try driver.stat(path)
+        let attributes = try driver.lstat(path)
         return FileStatus(
             isDirectory: attributes.isDirectory, permissions: attributes.permissions,
             uid: attributes.uid, gid: attributes.gid, size: attributes.size)
