@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "ukp-fuse", targets: ["ukp-fuse"]),
         .library(name: "JobQueueFS", targets: ["JobQueueFS"]),
         .executable(name: "jobqueue-fuse", targets: ["jobqueue-fuse"]),
+        .library(name: "SysfsFS", targets: ["SysfsFS"]),
+        .executable(name: "sysfs-fuse", targets: ["sysfs-fuse"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -23,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -117,6 +120,24 @@ let package = Package(
             name: "JobQueueFSTests",
             dependencies: ["JobQueueFS", "VFSKit", .product(name: "SystemPackage", package: "swift-system")],
             path: "Examples/JobQueue/Tests/JobQueueFSTests",
+            swiftSettings: strict
+        ),
+            .target(
+            name: "SysfsFS",
+            dependencies: ["VFSKit"],
+            path: "Examples/Sysfs/Sources/SysfsFS",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sysfs-fuse",
+            dependencies: ["SysfsFS", "VFSKit"],
+            path: "Examples/Sysfs/Sources/sysfs-fuse",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SysfsFSTests",
+            dependencies: ["SysfsFS", "VFSKit", "VFSConformance"],
+            path: "Examples/Sysfs/Tests/SysfsFSTests",
             swiftSettings: strict
         ),
     ]

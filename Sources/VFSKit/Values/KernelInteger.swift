@@ -25,8 +25,15 @@ public struct KernelInteger<Value: FixedWidthInteger & Sendable>: FileValue, Has
 
     public static var typeName: String { "integer" }
 
-    /// `kstrtoll`/`kstrtoull` with base 0 (lib/kstrtox.c), then the range of `Value`.
-    static func parse(_ text: [UInt8]) throws(Errno) -> Value {
+    /// Parses `text` as the kernel's `kstrto*` with `base` (0: by prefix; 8, 10 or 16), for
+    /// handlers that must check something else first (sysfs `value` is `EPERM` on an input
+    /// before its text is looked at) or that use a fixed base (LED `brightness`: 10).
+    public static func parse(_ text: String, base: Int = 0) throws(Errno) -> Value {
+        try parse(Array(text.utf8), base: base)
+    }
+
+    /// `kstrtoll`/`kstrtoull` (lib/kstrtox.c), then the range of `Value`.
+    static func parse(_ text: [UInt8], base: Int = 0) throws(Errno) -> Value {
         var digits = text[...]
         var negative = false
         if digits.first == UInt8(ascii: "-") {
@@ -36,8 +43,10 @@ public struct KernelInteger<Value: FixedWidthInteger & Sendable>: FileValue, Has
         } else if digits.first == UInt8(ascii: "+") {
             digits = digits.dropFirst()
         }
-        var radix: UInt64 = 10
-        if digits.first == UInt8(ascii: "0") {
+        var radix = UInt64(base == 0 ? 10 : base)
+        if base == 16, digits.first == UInt8(ascii: "0"), let x = digits.dropFirst().first, x | 0x20 == UInt8(ascii: "x") {
+            digits = digits.dropFirst(2)
+        } else if base == 0, digits.first == UInt8(ascii: "0") {
             let afterZero = digits.dropFirst()
             if let x = afterZero.first, x | 0x20 == UInt8(ascii: "x"), let next = afterZero.dropFirst().first,
                 hexDigit(next) != nil {
