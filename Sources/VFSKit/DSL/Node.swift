@@ -74,7 +74,7 @@ public struct Owner: Sendable, Equatable {
     }
 }
 
-/// Attribute changes a node accepts (``File/allowing(_:)``); every other change is `EPERM`.
+/// Attribute changes a node accepts (``NodeConvertible/allowing(_:)``); every other change is `EPERM`.
 public struct ChangeableAttributes: OptionSet, Sendable, Hashable {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }

@@ -1,6 +1,9 @@
 import VFSKit
 
 extension SysfsMachine {
+    /// For conditions over what never changes (a chip's wiring).
+    static let never = ChangeSignal()
+
     /// `/sys/class/gpio`: `export`, `unexport`, `gpiochipN/`, `gpioN/`.
     @NodeBuilder var gpioClass: [Node] {
         let gpio = self.gpio
@@ -35,12 +38,11 @@ extension SysfsMachine {
                 }
                 .poll("POLLPRI|POLLERR on each edge that `edge` selects", .changes { _ in try line.value.valueChanged })
                 .allowing([.mode, .owner])
-            if gpio.chip(of: number)?.canInterrupt ?? true {
-                File("edge", "Which edges wake poll(2) on value")
-                    .read("`none`, `rising`, `falling` or `both`") { _ in gpio.edge(of: number) }
-                    .write(GPIOEdge.self, "an edge; `EIO` on an output") { _, edge in try gpio.setEdge(of: number, to: edge) }
-                    .allowing([.mode, .owner])
-            }
+            File("edge", "Which edges wake poll(2) on value (only on lines that can interrupt)")
+                .read("`none`, `rising`, `falling` or `both`") { _ in gpio.edge(of: number) }
+                .write(GPIOEdge.self, "an edge; `EIO` on an output") { _, edge in try gpio.setEdge(of: number, to: edge) }
+                .allowing([.mode, .owner])
+                .present(while: Condition(when: { gpio.chip(of: number)?.canInterrupt ?? false }, signalledBy: Self.never))
             File("active_low", "Invert value for reads, writes and edges")
                 .read("`0` or `1`") { _ in gpio.activeLow(of: number) }
                 .write(KernelInteger<Int>.self, "an integer, non-zero inverts") { _, value in
