@@ -93,7 +93,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FUSETests",
-            dependencies: ["VFSKit", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["VFSKit", "VFSConformance", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
         .target(
