@@ -7,7 +7,9 @@ public struct Directory: NodeConvertible {
     /// - Parameters:
     ///   - name: the entry's name.
     ///   - permissions: permission bits; by default the profile's directory mode (0o555; sysfs 0o755).
+    ///   - owner: the owner, when not the tree's.
     ///   - summary: one line for the spec table.
+    ///   - content: the directory's entries.
     public init(
         _ name: String, permissions: UInt16? = nil, owner: Owner? = nil, _ summary: String,
         @NodeBuilder content: () -> [Node]

@@ -17,8 +17,12 @@ public struct File: NodeConvertible {
     let owner: Owner?
     var behavior = FileBehavior()
 
-    /// - Parameter permissions: permission bits; by default the tree profile's mode for the
-    ///   file's handlers (VFSKit's own: 0o444, plus 0o222 when writable; sysfs 0644/0444/0200).
+    /// - Parameters:
+    ///   - name: the entry's name.
+    ///   - permissions: permission bits; by default the tree profile's mode for the file's
+    ///     handlers (VFSKit's own: 0o444, plus 0o222 when writable; sysfs 0644/0444/0200).
+    ///   - owner: the owner, when not the tree's.
+    ///   - summary: one line for the spec table.
     public init(_ name: String, permissions: UInt16? = nil, owner: Owner? = nil, _ summary: String) {
         self.name = name
         self.summary = summary

@@ -20,11 +20,13 @@ public struct ForEach<Key: PathKey, Value: Sendable>: NodeConvertible {
 
     /// One directory per entry.
     /// - Parameters:
+    ///   - entries: the live entries.
     ///   - summary: what the listing shows, for the spec table.
-    ///   - named: the entries' names, a pattern with one `<…>` where the key goes
+    ///   - pattern: the entries' names, a pattern with one `<…>` where the key goes
     ///     (`"gpio<N>"`, `"pwm<n>"`); by default the key's own name.
     ///   - entrySummary: one line describing each entry's directory.
     ///   - permissions: the entries' mode; by default the profile's directory mode.
+    ///   - content: each entry's directory content.
     public init(
         _ entries: DynamicEntries<Key, Value>, _ summary: String, named pattern: String? = nil,
         entrySummary: String = "", permissions: UInt16? = nil,

@@ -17,7 +17,9 @@ public final class Dispatcher: Sendable {
 
     /// Validates `tree` and prepares to serve it.
     /// - Parameters:
-    ///   - uid: the owner of nodes that do not declare one; `gid` likewise.
+    ///   - tree: the declarations; rejected with a one-line error when they cannot be served.
+    ///   - uid: the owner of nodes that do not declare one.
+    ///   - gid: the group of nodes that do not declare one.
     ///   - staticTimeout: how long the kernel may cache declared (never changing) nodes.
     public init(tree: Tree, uid: UInt32 = 0, gid: UInt32 = 0, staticTimeout: Double = 3600) throws(TreeValidationError) {
         try TreeValidator.validate(tree)
