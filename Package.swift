@@ -130,7 +130,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "sysfs-fuse",
-            dependencies: ["SysfsFS", "VFSKit"],
+            dependencies: ["SysfsFS", "VFSKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Sysfs/Sources/sysfs-fuse",
             swiftSettings: strict
         ),
