@@ -174,9 +174,8 @@ final class ServedTree: Sendable {
     // MARK: - Attributes
 
     func attributes(of vnode: Vnode) -> Attributes {
-        let node = vnode.node
-        var owner = node.owner
-        var permissions = node.effectivePermissions(in: profile)
+        var owner = vnode.node.owner
+        var permissions = vnode.node.effectivePermissions(in: profile)
         if let changes = vnode.changedAttributes {
             let changed = changes.state.withLock { $0 }
             permissions = changed.permissions ?? permissions
@@ -184,7 +183,7 @@ final class ServedTree: Sendable {
         }
         let type: UInt32
         var size: Int64 = 4096
-        switch node.kind {
+        switch vnode.node.kind {
         case .directory, .dynamic:
             type = 0o040000
             size = 0
