@@ -17,6 +17,7 @@ if ! "$venv/bin/python3" -c 'import periphery' 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q "python-periphery==2.4.3"
 fi
+SYSFS_FUSE="$(realpath "$SYSFS_FUSE")"
 export SYSFS_FUSE SYSFS_IN_NAMESPACE=1
 cd Examples/Sysfs/tests
 exec unshare -m --propagation private "../../../$venv/bin/python3" -m unittest -v test_periphery
