@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "ukp-fuse", targets: ["ukp-fuse"]),
         .library(name: "JobQueueFS", targets: ["JobQueueFS"]),
         .executable(name: "jobqueue-fuse", targets: ["jobqueue-fuse"]),
+        .library(name: "SysfsFS", targets: ["SysfsFS"]),
+        .executable(name: "sysfs-fuse", targets: ["sysfs-fuse"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -25,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Child hooks run as processes (no Foundation: the guest's static binary stays small).
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2", traits: []),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -100,7 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FUSETests",
-            dependencies: ["VFSKit", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["VFSKit", "VFSConformance", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
         .target(
@@ -127,6 +130,24 @@ let package = Package(
             name: "JobQueueFSTests",
             dependencies: ["JobQueueFS", "VFSKit", .product(name: "SystemPackage", package: "swift-system")],
             path: "Examples/JobQueue/Tests/JobQueueFSTests",
+            swiftSettings: strict
+        ),
+            .target(
+            name: "SysfsFS",
+            dependencies: ["VFSKit"],
+            path: "Examples/Sysfs/Sources/SysfsFS",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sysfs-fuse",
+            dependencies: ["SysfsFS", "VFSKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Sysfs/Sources/sysfs-fuse",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SysfsFSTests",
+            dependencies: ["SysfsFS", "VFSKit", "VFSConformance"],
+            path: "Examples/Sysfs/Tests/SysfsFSTests",
             swiftSettings: strict
         ),
     ]

@@ -15,10 +15,19 @@ public struct ConformanceReport: Sendable, CustomStringConvertible {
 }
 
 /// Checks what a tree's declarations promise against a running tree, mounted or in-process:
-/// every declared node exists with its type, mode and owner; undeclared names are `ENOENT`;
-/// create, mkdir, unlink, rmdir, rename, chmod, chown, utimes and truncation to a non-zero
-/// size are `EPERM`; read-only files refuse writers (`EACCES`); writes over the limit are
-/// `EINVAL`; reads with any buffer size and offset agree; `poll` answers the declared readiness.
+/// every declared node exists with its type, mode and owner (the tree profile's defaults
+/// applied); undeclared names are `ENOENT`; create, mkdir, unlink, rmdir, rename, chmod,
+/// chown, utimes and truncation to a non-zero size are `EPERM` (chmod and chown succeed where
+/// a node accepts them: the suite sets the mode and owner it has); read-only files refuse
+/// writers (`EACCES`); writes over the limit answer the profile's errno (`EINVAL`, sysfs
+/// `E2BIG`); reads with any buffer size and offset agree; `poll` reports the declared events;
+/// links are links (`lstat`: mode 0777, size the target's length; `readlink` the declared
+/// target; followed where the target stays in the tree).
+///
+/// It walks the entries that exist when it runs: the live entries of each `ForEach` (up to
+/// ``maxDynamicEntries``), and conditional nodes as they are now — present ones are checked
+/// like any node, absent ones must be `ENOENT` and unlisted. Make the state you want checked
+/// (export a line, select a trigger) before running it.
 ///
 /// ```swift
 /// let report = await ConformanceSuite(tree: tree, owner: Owner(uid: 0, gid: 0))
@@ -28,6 +37,8 @@ public struct ConformanceReport: Sendable, CustomStringConvertible {
 /// The suite never writes a value a handler would accept: only oversize writes.
 public struct ConformanceSuite: Sendable {
     public let declaration: Declaration
+    /// The choices the tree makes for every file.
+    public let profile: TreeProfile
     /// The owner of nodes that declare none.
     public let owner: Owner
     /// How many live entries of each dynamic directory to check.
@@ -37,6 +48,7 @@ public struct ConformanceSuite: Sendable {
 
     public init(tree: Tree, owner: Owner) {
         declaration = tree.declaration
+        profile = tree.profile
         self.owner = owner
     }
 
@@ -61,7 +73,7 @@ public struct ConformanceSuite: Sendable {
         }
         let declared = directory.children.filter { if case .dynamic = $0.kind { false } else { true } }
         let dynamic = directory.children.first { if case .dynamic = $0.kind { true } else { false } }
-        for child in declared {
+        for child in declared where !child.isConditional {
             report.expect(names.contains(child.name), path, "declared entry \(child.name) is not listed")
         }
         let extra = names.filter { name in !declared.contains { $0.name == name } }
@@ -89,17 +101,83 @@ public struct ConformanceSuite: Sendable {
 
         for child in declared {
             let childPath = base + "/" + child.name
-            if child.kind == .file {
-                await checkFile(child, at: childPath, on: target, into: &report)
-            } else {
-                await checkDirectory(child, at: childPath, on: target, into: &report)
+            if child.isConditional && !names.contains(child.name) {
+                // Absent now: it must not be found either.
+                await expectError(.noSuchFileOrDirectory, childPath, "looking up an absent conditional node") {
+                    () async throws(Errno) in _ = try await target.stat(childPath)
+                }.record(into: &report)
+                continue
             }
+            await checkNode(child, at: childPath, on: target, into: &report)
         }
-        if let dynamic {
+        if let dynamic, let entry = dynamic.entry.first {
             for name in extra.prefix(maxDynamicEntries) {
-                await checkDirectory(dynamic, at: base + "/" + name, on: target, into: &report)
+                await checkNode(entry, at: base + "/" + name, on: target, into: &report)
             }
         }
+    }
+
+    private func checkNode(
+        _ node: Declaration, at path: String, on target: some ConformanceTarget, into report: inout ConformanceReport
+    ) async {
+        switch node.kind {
+        case .file: await checkFile(node, at: path, on: target, into: &report)
+        case .link: await checkLink(node, at: path, on: target, into: &report)
+        case .directory, .dynamic: await checkDirectory(node, at: path, on: target, into: &report)
+        }
+    }
+
+    // MARK: - Links
+
+    /// `lstat` shows a link of mode 0777 whose size is the target's length; `readlink` gives
+    /// the declared target (any, for a computed one); a target inside the tree can be followed.
+    private func checkLink(
+        _ link: Declaration, at path: String, on target: some ConformanceTarget, into report: inout ConformanceReport
+    ) async {
+        let status: FileStatus
+        let destination: String
+        do throws(Errno) {
+            status = try await target.stat(path)
+            destination = try await target.readlink(path)
+        } catch {
+            return report.fail(path, "lstat or readlink of a link failed: \(error)")
+        }
+        report.expect(status.isSymlink, path, "expected a symbolic link")
+        report.expect(status.permissions == 0o777, path, "link mode \(String(status.permissions, radix: 8)), expected 777")
+        report.expect(status.size == Int64(destination.utf8.count), path, "link size \(status.size), target \(destination)")
+        if case .link(let declared?) = link.kind {
+            report.expect(destination == declared, path, "readlink gave \(destination), declared \(declared)")
+        }
+        for mutation in [Mutation.unlink, .rename] {
+            await expectError(.notPermitted, path, mutation.rawValue) { () async throws(Errno) in
+                try await target.attempt(mutation, on: path)
+            }.record(into: &report)
+        }
+        if let inside = Self.resolve(destination, from: path) {
+            do throws(Errno) {
+                let followed = try await target.statFollowing(path)
+                let direct = try await target.statFollowing(inside)
+                report.expect(followed == direct, path, "following the link did not reach \(inside)")
+            } catch {
+                report.fail(path, "following the link to \(inside) failed: \(error)")
+            }
+        }
+    }
+
+    /// A relative target as a path of the tree, or nil when it leaves the tree.
+    static func resolve(_ destination: String, from path: String) -> String? {
+        guard !destination.hasPrefix("/") else { return nil }
+        var components = path.split(separator: "/").dropLast().map(String.init)
+        for component in destination.split(separator: "/") {
+            switch component {
+            case ".": continue
+            case "..":
+                guard !components.isEmpty else { return nil }
+                components.removeLast()
+            default: components.append(String(component))
+            }
+        }
+        return "/" + components.joined(separator: "/")
     }
 
     // MARK: - Files
@@ -108,14 +186,29 @@ public struct ConformanceSuite: Sendable {
         _ file: Declaration, at path: String, on target: some ConformanceTarget, into report: inout ConformanceReport
     ) async {
         guard await checkStatus(of: file, isDirectory: false, at: path, on: target, into: &report) else { return }
-        for mutation in [Mutation.unlink, .rename, .chmod, .chown, .utimes, .truncateNonZero] {
+        var refused: [Mutation] = [.unlink, .rename, .utimes, .truncateNonZero]
+        if file.changeableAttributes.contains(.mode) {
+            await checkNoOpChange(at: path, "chmod", on: target, into: &report) { status async throws(Errno) in
+                try await target.setPermissions(path, status.permissions)
+            }
+        } else {
+            refused.append(.chmod)
+        }
+        if file.changeableAttributes.contains(.owner) {
+            await checkNoOpChange(at: path, "chown", on: target, into: &report) { status async throws(Errno) in
+                try await target.setOwner(path, uid: status.uid, gid: status.gid)
+            }
+        } else {
+            refused.append(.chown)
+        }
+        for mutation in refused {
             await expectError(.notPermitted, path, mutation.rawValue) { () async throws(Errno) in
                 try await target.attempt(mutation, on: path)
             }.record(into: &report)
         }
         if file.isWritable {
             let oversize = [UInt8](repeating: UInt8(ascii: "1"), count: file.writeLimit + 1)
-            await expectError(.invalidArgument, path, "a write of \(oversize.count) bytes") { () async throws(Errno) in
+            await expectError(profile.overLimitErrno, path, "a write of \(oversize.count) bytes") { () async throws(Errno) in
                 _ = try await target.write(path, oversize)
             }.record(into: &report)
             do throws(Errno) {
@@ -135,25 +228,39 @@ public struct ConformanceSuite: Sendable {
         await checkPoll(file, at: path, on: target, into: &report)
     }
 
-    /// `poll` answers what the declaration promises (of `POLLIN|POLLPRI`, what every target
-    /// asks for): a fresh open of a `.changes` file is not ready; a `.readable` one is
-    /// `POLLIN` or nothing; a readable file without declared readiness is always `POLLIN`.
-    /// A state change between the open and the poll may make one answer differ: retried once.
+    /// A `chmod` or `chown` that a node accepts, to the mode or owner it has: succeeds, changes nothing.
+    private func checkNoOpChange(
+        at path: String, _ what: String, on target: some ConformanceTarget, into report: inout ConformanceReport,
+        _ change: (FileStatus) async throws(Errno) -> Void
+    ) async {
+        do throws(Errno) {
+            let before = try await target.stat(path)
+            try await change(before)
+            let after = try await target.stat(path)
+            report.expect(before == after, path, "\(what) to the same value changed \(before) to \(after)")
+        } catch {
+            report.fail(path, "\(what) declared as accepted failed: \(error)")
+        }
+    }
+
+    /// `poll` reports what the declaration promises, asked for every event: a fresh open of a
+    /// `.changes` file reports its idle events; a `.readable` one its idle or ready events; a
+    /// file without declared readiness what it always reports. A state change between the
+    /// open and the poll may make one answer differ: retried once.
     private func checkPoll(
         _ file: Declaration, at path: String, on target: some ConformanceTarget, into report: inout ConformanceReport
     ) async {
-        let asked: PollEvents = [.in, .pri]
         let allowed: [PollEvents]
         switch file.readiness {
-        case .changes?: allowed = [[]]
-        case .readableWhileConditionHolds?: allowed = [[], [.in]]
+        case .changes?: allowed = [file.pollEvents.idle]
+        case .readableWhileConditionHolds?: allowed = [file.pollEvents.idle, file.pollEvents.ready]
         case nil:
-            guard file.isReadable else { return }
-            allowed = [[.in]]
+            guard file.isReadable else { return }   // opened for reading to poll
+            allowed = [file.pollEvents.idle]
         }
         for attempt in 0..<2 {
             do throws(Errno) {
-                let events = try await target.pollNow(path).intersection(asked)
+                let events = try await target.pollNow(path)
                 if allowed.contains(events) { return report.pass() }
                 if attempt == 1 {
                     report.fail(path, "poll gave \(events), declared \(allowed.map(\.description).joined(separator: " or "))")

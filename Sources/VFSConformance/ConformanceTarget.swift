@@ -8,13 +8,16 @@ public struct FileStatus: Sendable, Equatable {
     public var uid: UInt32
     public var gid: UInt32
     public var size: Int64
+    /// A symbolic link (`S_IFLNK`), as `lstat` reports it.
+    public var isSymlink: Bool
 
-    public init(isDirectory: Bool, permissions: UInt16, uid: UInt32, gid: UInt32, size: Int64) {
+    public init(isDirectory: Bool, permissions: UInt16, uid: UInt32, gid: UInt32, size: Int64, isSymlink: Bool = false) {
         self.isDirectory = isDirectory
         self.permissions = permissions
         self.uid = uid
         self.gid = gid
         self.size = size
+        self.isSymlink = isSymlink
     }
 }
 
@@ -27,7 +30,16 @@ public enum Mutation: String, Sendable, CaseIterable {
 /// Where the conformance suite runs: a mounted tree, or the in-process driver.
 /// Every method opens what it needs and closes it again.
 public protocol ConformanceTarget: Sendable {
+    /// `lstat`: a link as the last component is not followed.
     func stat(_ path: String) async throws(Errno) -> FileStatus
+    /// `stat` through links (the kernel follows them).
+    func statFollowing(_ path: String) async throws(Errno) -> FileStatus
+    /// A link's target (`readlink`).
+    func readlink(_ path: String) async throws(Errno) -> String
+    /// `chmod` (on nodes that accept it the suite sets the mode they have: a no-op).
+    func setPermissions(_ path: String, _ permissions: UInt16) async throws(Errno)
+    /// `chown` (on nodes that accept it the suite sets the owner they have: a no-op).
+    func setOwner(_ path: String, uid: UInt32, gid: UInt32) async throws(Errno)
     /// Names in a directory, without `.` and `..`.
     func list(_ path: String) async throws(Errno) -> [String]
     /// Opens `O_RDONLY|O_NONBLOCK` and reads the whole file with reads of `bufferSize` bytes.
@@ -43,6 +55,14 @@ public protocol ConformanceTarget: Sendable {
     /// Attempts `mutation` on `path`: `create` and `mkdir` make a new entry inside the directory
     /// `path`; `rename` renames `path` to a new name beside it.
     func attempt(_ mutation: Mutation, on path: String) async throws(Errno)
-    /// `poll(2)` with a zero timeout.
+    /// `poll(2)` with a zero timeout, asking for every event (`POLLIN|POLLPRI|POLLOUT|POLLRDNORM|POLLWRNORM`).
     func pollNow(_ path: String) async throws(Errno) -> PollEvents
+}
+
+extension ConformanceTarget {
+    /// Targets written before links: no link to follow.
+    public func statFollowing(_ path: String) async throws(Errno) -> FileStatus { try await stat(path) }
+    public func readlink(_ path: String) async throws(Errno) -> String { throw .noFunction }
+    public func setPermissions(_ path: String, _ permissions: UInt16) async throws(Errno) { throw .noFunction }
+    public func setOwner(_ path: String, uid: UInt32, gid: UInt32) async throws(Errno) { throw .noFunction }
 }

@@ -16,10 +16,29 @@ public struct InProcessTarget: ConformanceTarget {
     private static let writeOnlyNonBlocking = OpenFlags.writeOnly | OpenFlags.nonBlocking
 
     public func stat(_ path: String) async throws(Errno) -> FileStatus {
-        let attributes = try driver.stat(path)
-        return FileStatus(
+        Self.status(try driver.lstat(path))
+    }
+
+    public func statFollowing(_ path: String) async throws(Errno) -> FileStatus {
+        Self.status(try driver.stat(path))
+    }
+
+    private static func status(_ attributes: Attributes) -> FileStatus {
+        FileStatus(
             isDirectory: attributes.isDirectory, permissions: attributes.permissions,
-            uid: attributes.uid, gid: attributes.gid, size: attributes.size)
+            uid: attributes.uid, gid: attributes.gid, size: attributes.size, isSymlink: attributes.isSymlink)
+    }
+
+    public func readlink(_ path: String) async throws(Errno) -> String {
+        try driver.readlink(path)
+    }
+
+    public func setPermissions(_ path: String, _ permissions: UInt16) async throws(Errno) {
+        try driver.setattr(path, AttributeChange(permissions: permissions), as: caller)
+    }
+
+    public func setOwner(_ path: String, uid: UInt32, gid: UInt32) async throws(Errno) {
+        try driver.setattr(path, AttributeChange(uid: uid, gid: gid), as: caller)
     }
 
     public func list(_ path: String) async throws(Errno) -> [String] {
@@ -60,7 +79,7 @@ public struct InProcessTarget: ConformanceTarget {
 
     /// Namespace changes go through `Dispatcher.refuse(_:)`, as the FUSE driver's do.
     public func attempt(_ mutation: Mutation, on path: String) async throws(Errno) {
-        let ino = try driver.stat(path).ino
+        let ino = try driver.lstat(path).ino
         let parent = try driver.stat(Self.parent(of: path)).ino
         let name = String(path.split(separator: "/").last ?? "")
         let change: NamespaceChange

@@ -30,9 +30,34 @@ public struct MountedTarget: ConformanceTarget {
     public func stat(_ path: String) async throws(Errno) -> FileStatus {
         var info = Glibc.stat()
         try Self.check(lstat(full(path), &info))
-        return FileStatus(
+        return Self.status(info)
+    }
+
+    public func statFollowing(_ path: String) async throws(Errno) -> FileStatus {
+        var info = Glibc.stat()
+        try Self.check(followingStat(full(path), &info))
+        return Self.status(info)
+    }
+
+    private static func status(_ info: Glibc.stat) -> FileStatus {
+        FileStatus(
             isDirectory: info.st_mode & S_IFMT == S_IFDIR, permissions: UInt16(info.st_mode & 0o7777),
-            uid: info.st_uid, gid: info.st_gid, size: Int64(info.st_size))
+            uid: info.st_uid, gid: info.st_gid, size: Int64(info.st_size), isSymlink: info.st_mode & S_IFMT == S_IFLNK)
+    }
+
+    public func readlink(_ path: String) async throws(Errno) -> String {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let count = Glibc.readlink(full(path), &buffer, 4096)
+        if count < 0 { throw Errno(rawValue: errno) }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public func setPermissions(_ path: String, _ permissions: UInt16) async throws(Errno) {
+        try Self.check(chmod(full(path), mode_t(permissions)))
+    }
+
+    public func setOwner(_ path: String, uid: UInt32, gid: UInt32) async throws(Errno) {
+        try Self.check(lchown(full(path), uid, gid))
     }
 
     public func list(_ path: String) async throws(Errno) -> [String] {
@@ -114,8 +139,13 @@ public struct MountedTarget: ConformanceTarget {
     public func pollNow(_ path: String) async throws(Errno) -> PollEvents {
         let fd = try open(path, O_RDONLY | O_NONBLOCK)
         defer { close(fd) }
-        var request = pollfd(fd: fd, events: Int16(POLLIN | POLLPRI), revents: 0)
+        var request = pollfd(fd: fd, events: Int16(POLLIN | POLLPRI | POLLOUT | POLLRDNORM | POLLWRNORM), revents: 0)
         try Self.check(poll(&request, 1, 0))
         return PollEvents(rawValue: UInt32(UInt16(bitPattern: request.revents)))
     }
+}
+
+/// `stat(2)`, which the conformance target's own `stat` method hides inside it.
+private func followingStat(_ path: String, _ info: inout Glibc.stat) -> Int32 {
+    stat(path, &info)
 }

@@ -15,6 +15,8 @@ import Testing
                 return readers(in: content.children, at: nodePath)
             case .dynamic(let source):
                 return readers(in: source.exampleContent(), at: path + "/" + source.placeholder)
+            case .link:
+                return []
             }
         }
     }

@@ -13,9 +13,19 @@ import SystemPackage
 /// ```
 /// `when` is evaluated again each time the signal fires; call `signal()` after the state
 /// it reads changed. A `when` that throws answers with its error (an `Errno`, else `EIO`).
+///
+/// A condition over state alone, `Condition(when: { … }, signalledBy: signal)`, can also
+/// decide whether a node exists (``NodeConvertible/present(while:)``).
 public struct Condition: Sendable {
     let holds: @Sendable (RequestContext) throws(Errno) -> Bool
     let signal: @Sendable (RequestContext) throws(Errno) -> ChangeSignal
+    /// Set for a condition that reads no request.
+    let stateHolds: (@Sendable () throws(Errno) -> Bool)?
+    /// Set for a condition that reads no request; nil when nothing announces its changes
+    /// (the validator rejects such a condition wherever it is used).
+    let stateSignal: ChangeSignal?
+    /// False for a request-free condition declared without a signal.
+    let hasSignal: Bool
 
     public init(
         when holds: @escaping @Sendable (RequestContext) throws -> Bool,
@@ -23,6 +33,21 @@ public struct Condition: Sendable {
     ) {
         self.holds = Self.typed(holds)
         self.signal = Self.typed(signal)
+        (stateHolds, stateSignal, hasSignal) = (nil, nil, true)
+    }
+
+    /// A condition over state alone: `holds` reads no request, and `signal` fires after the
+    /// state it reads changed (nil is a declaration error, reported when the tree is built).
+    public init(when holds: @escaping @Sendable () throws -> Bool, signalledBy signal: ChangeSignal?) {
+        let typed: @Sendable () throws(Errno) -> Bool = { () throws(Errno) in
+            do { return try holds() } catch { throw Errno(handlerError: error) }
+        }
+        self.holds = { _ throws(Errno) in try typed() }
+        self.signal = { _ throws(Errno) in
+            guard let signal else { throw .ioError }
+            return signal
+        }
+        (stateHolds, stateSignal, hasSignal) = (typed, signal, signal != nil)
     }
 
     /// A handler's error as the errno it answers.

@@ -6,10 +6,12 @@ public struct Directory: NodeConvertible {
 
     /// - Parameters:
     ///   - name: the entry's name.
-    ///   - permissions: permission bits, 0o555 by default (control directories are not writable).
+    ///   - permissions: permission bits; by default the profile's directory mode (0o555; sysfs 0o755).
+    ///   - owner: the owner, when not the tree's.
     ///   - summary: one line for the spec table.
+    ///   - content: the directory's entries.
     public init(
-        _ name: String, permissions: UInt16 = 0o555, owner: Owner? = nil, _ summary: String,
+        _ name: String, permissions: UInt16? = nil, owner: Owner? = nil, _ summary: String,
         @NodeBuilder content: () -> [Node]
     ) {
         node = Node(

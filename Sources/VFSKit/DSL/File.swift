@@ -17,7 +17,12 @@ public struct File: NodeConvertible {
     let owner: Owner?
     var behavior = FileBehavior()
 
-    /// - Parameter permissions: permission bits; by default 0o444, plus 0o222 when writable.
+    /// - Parameters:
+    ///   - name: the entry's name.
+    ///   - permissions: permission bits; by default the tree profile's mode for the file's
+    ///     handlers (VFSKit's own: 0o444, plus 0o222 when writable; sysfs 0644/0444/0200).
+    ///   - owner: the owner, when not the tree's.
+    ///   - summary: one line for the spec table.
     public init(_ name: String, permissions: UInt16? = nil, owner: Owner? = nil, _ summary: String) {
         self.name = name
         self.summary = summary
@@ -61,13 +66,15 @@ public struct File: NodeConvertible {
     public func read<Value: FileValue>(
         _ help: String, once condition: Condition, _ handler: @escaping @Sendable (RequestContext) throws -> Value?
     ) -> File {
-        read(help) { context throws -> Value? in
+        var file = read(help) { context throws -> Value? in
             guard try condition.holds(context) else {
                 if context.isNonBlocking { throw Errno.resourceTemporarilyUnavailable }
                 return nil
             }
             return try handler(context)
         }
+        file.behavior.conditions.append(condition)
+        return file
     }
 
     /// Writing parses the bytes as `Value` (`EINVAL` if they do not parse) and calls `handler`.
@@ -79,7 +86,7 @@ public struct File: NodeConvertible {
         var file = self
         file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName, action: .run {
             context, bytes throws(Errno) in
-            let value = try Value(fileBytes: bytes)
+            let value = try Value(fileBytes: bytes, rule: context.file.textRule)
             do { try await handler(context, value) } catch { throw Errno(handlerError: error) }
         })
         return file
@@ -98,9 +105,11 @@ public struct File: NodeConvertible {
     ///     .write(Ignored.self, "blocks until the job finished", until: finished)
     /// ```
     public func write<Value: FileValue>(_ type: Value.Type = Value.self, _ help: String, until condition: Condition) -> File {
-        write(type, help, parked: { context, _ throws(Errno) in
+        var file = write(type, help, parked: { context, _ throws(Errno) in
             WriteCondition(signal: try condition.signal(context)) { () throws(Errno) in try condition.holds(context) }
         })
+        file.behavior.conditions.append(condition)
+        return file
     }
 
     /// The blocking write of `write(_:_:until:)` with a condition that also sees the written value.
@@ -124,7 +133,7 @@ public struct File: NodeConvertible {
     ) -> File {
         var file = self
         file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName, action: .block {
-            context, bytes throws(Errno) in try condition(context, try Value(fileBytes: bytes))
+            context, bytes throws(Errno) in try condition(context, try Value(fileBytes: bytes, rule: context.file.textRule))
         })
         return file
     }
@@ -133,13 +142,22 @@ public struct File: NodeConvertible {
     public func poll(_ help: String, _ readiness: Readiness) -> File {
         var file = self
         file.behavior.poll = FileBehavior.Poll(help: help, readiness: readiness)
+        if let condition = readiness.condition { file.behavior.conditions.append(condition) }
         return file
     }
 
-    /// The longest accepted write (default 4096 bytes); longer writes fail with `EINVAL`.
+    /// The longest accepted write (by default the profile's, 4096 bytes); longer writes fail
+    /// with the profile's ``TreeProfile/overLimitErrno`` (`EINVAL`; sysfs `E2BIG`).
     public func writeLimit(_ bytes: Int) -> File {
         var file = self
         file.behavior.writeLimit = bytes
+        return file
+    }
+
+    /// How this file reads written text, overriding the profile's ``TreeProfile/writtenText``.
+    public func writtenText(_ rule: WrittenText.Rule) -> File {
+        var file = self
+        file.behavior.textRule = rule
         return file
     }
 }
@@ -175,7 +193,12 @@ struct FileBehavior: Sendable {
     var reader: Reader?
     var writer: Writer?
     var poll: Poll?
-    var writeLimit = 4096
+    /// The declared write limit; nil: the profile's.
+    var writeLimit: Int?
+    /// The declared text rule; nil: the profile's.
+    var textRule: WrittenText.Rule?
+    /// Every condition the handlers use, for the validator.
+    var conditions: [Condition] = []
 }
 
 /// What a blocked write waits for: `holds` is re-evaluated each time `signal` fires.

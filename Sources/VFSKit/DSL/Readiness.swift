@@ -14,8 +14,21 @@ public struct Readiness: Sendable {
 
     let kind: Kind
     let signal: @Sendable (RequestContext) throws(Errno) -> ChangeSignal
+    /// The condition of `.readable(_:)`, for the validator.
+    var condition: Condition?
+    /// Declared events: reported when ready, and when not; nil: the profile's convention.
+    var events: (ready: PollEvents, idle: PollEvents)?
 
-    /// Ready (`POLLPRI|POLLIN`) once `signal` fired since this open file last read from offset 0
+    /// Reports exactly `ready` when ready and `idle` otherwise, whatever the tree's profile
+    /// says: e.g. `.changes { … }.reporting(ready: [.in, .out, .err, .pri], idle: [.in, .out])`.
+    /// A poller wakes when the file goes from one to the other.
+    public func reporting(ready: PollEvents, idle: PollEvents) -> Readiness {
+        var readiness = self
+        readiness.events = (ready, idle)
+        return readiness
+    }
+
+    /// Ready (`POLLPRI|POLLIN`, or the profile's ``PollConvention/changed``) once `signal` fired since this open file last read from offset 0
     /// (or since it was opened); re-read from offset 0 after waking.
     public static func changes(
         _ signal: @escaping @Sendable (RequestContext) throws -> ChangeSignal
@@ -25,7 +38,7 @@ public struct Readiness: Sendable {
 
     /// Readable (`POLLIN`) while `condition` holds; re-evaluated whenever its signal fires.
     public static func readable(_ condition: Condition) -> Readiness {
-        Readiness(kind: .readable(condition.holds), signal: condition.signal)
+        Readiness(kind: .readable(condition.holds), signal: condition.signal, condition: condition)
     }
 
     /// Readable (`POLLIN`) while `condition` holds; re-evaluated whenever `signal` fires.

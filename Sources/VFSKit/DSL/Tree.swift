@@ -1,10 +1,14 @@
-/// The root of a control filesystem: its top-level nodes.
+/// The root of a control filesystem: its top-level nodes, and the profile that sets the
+/// choices made for every file (``TreeProfile``).
 public struct Tree: Sendable, NodeConvertible {
     public let summary: String
+    /// The choices made for every file: modes, text rule, errnos, poll events.
+    public let profile: TreeProfile
     let content: [Node]
 
-    public init(_ summary: String = "", @NodeBuilder content: () -> [Node]) {
+    public init(_ summary: String = "", profile: TreeProfile = .standard, @NodeBuilder content: () -> [Node]) {
         self.summary = summary
+        self.profile = profile
         self.content = content()
     }
 
@@ -12,6 +16,6 @@ public struct Tree: Sendable, NodeConvertible {
     public var nodes: [Node] { content }
 
     var root: Node {
-        Node(name: "", kind: .directory(DirectoryContent(content)), summary: summary, permissions: 0o555, owner: nil)
+        Node(name: "", kind: .directory(DirectoryContent(content)), summary: summary, permissions: nil, owner: nil)
     }
 }

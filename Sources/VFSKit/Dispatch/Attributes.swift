@@ -13,7 +13,22 @@ public struct Attributes: Sendable, Equatable {
     public var timeout: Double
 
     public var isDirectory: Bool { mode & 0o170000 == 0o040000 }
+    /// A symbolic link (`S_IFLNK`).
+    public var isSymlink: Bool { mode & 0o170000 == 0o120000 }
     public var permissions: UInt16 { UInt16(mode & 0o7777) }
+}
+
+/// What a directory entry is, as `readdir` reports it (`DT_DIR`, `DT_REG`, `DT_LNK`).
+public enum EntryType: Sendable, Hashable {
+    case directory, file, symlink
+
+    init(of node: Node) {
+        switch node.kind {
+        case .directory, .dynamic: self = .directory
+        case .file: self = .file
+        case .link: self = .symlink
+        }
+    }
 }
 
 /// One entry of a directory listing.
@@ -21,7 +36,9 @@ public struct DirectoryEntry: Sendable, Equatable {
     public var name: String
     /// The entry's inode number; for dynamic entries not looked up yet, a stand-in.
     public var ino: UInt64
-    public var isDirectory: Bool
+    public var type: EntryType
     /// The offset that resumes the listing after this entry.
     public var cookie: Int64
+
+    public var isDirectory: Bool { type == .directory }
 }

@@ -4,18 +4,24 @@ extension Dispatcher {
     /// Opens a file. Writing a file without a write handler (or reading one without a
     /// read handler) is `EACCES` even for root; non-root callers are checked against the mode.
     public func open(_ ino: UInt64, flags: Int32, caller: Caller) throws(Errno) -> OpenFile {
-        let vnode = try tree.vnode(ino)
-        guard let behavior = vnode.behavior else { throw .isDirectory }
-        let file = OpenFile(id: allocateFileID(), flags: flags, vnode: vnode, behavior: behavior, seenCount: 0)
-        if file.isWritable && behavior.writer == nil { throw .permissionDenied }
-        if file.isReadable && behavior.reader == nil { throw .permissionDenied }
-        try checkAccess(vnode, caller: caller, read: file.isReadable, write: file.isWritable)
-        if let poll = behavior.poll, case .changes = poll.readiness.kind {
-            let context = RequestContext(caller: caller, file: file)
-            let count = try poll.readiness.signal(context).count
-            file.state.withLock { $0.seenCount = count }
+        do throws(Errno) {
+            let vnode = try tree.vnode(ino)
+            guard let behavior = vnode.behavior else { throw vnode.node.isLink ? .tooManySymbolicLinkLevels : .isDirectory }
+            let file = OpenFile(
+                id: allocateFileID(), flags: flags, vnode: vnode, behavior: behavior, seenCount: 0,
+                textRule: behavior.textRule ?? tree.profile.writtenText)
+            if file.isWritable && behavior.writer == nil { throw .permissionDenied }
+            if file.isReadable && behavior.reader == nil { throw .permissionDenied }
+            try checkAccess(vnode, caller: caller, read: file.isReadable, write: file.isWritable)
+            if let poll = behavior.poll, case .changes = poll.readiness.kind {
+                let context = RequestContext(caller: caller, file: file)
+                let count = try poll.readiness.signal(context).count
+                file.state.withLock { $0.seenCount = count }
+            }
+            return file
+        } catch {
+            throw answer(error)
         }
-        return file
     }
 
     /// Opens a file again for a handle that an earlier server gave out: as a fresh open with
@@ -26,9 +32,13 @@ extension Dispatcher {
 
     /// Opens a directory for listing.
     public func opendir(_ ino: UInt64, caller: Caller) throws(Errno) {
-        let vnode = try tree.vnode(ino)
-        guard vnode.node.isDirectory else { throw .notDirectory }
-        try checkAccess(vnode, caller: caller, read: true, write: false)
+        do throws(Errno) {
+            let vnode = try tree.vnode(ino)
+            guard vnode.node.isDirectory else { throw .notDirectory }
+            try checkAccess(vnode, caller: caller, read: true, write: false)
+        } catch {
+            throw answer(error)
+        }
     }
 
     /// Closes an open file: drops its poll registration.

@@ -3,10 +3,20 @@ public import SystemPackage
 extension Dispatcher {
     /// The file's readiness now. With a `waker`, the poll is registered: the waker fires
     /// once, when readiness differs from what this call reported (it replaces an earlier one).
-    /// Files without declared readiness are always readable (and writable if they have a writer).
+    /// Files without declared readiness report the profile's ``PollConvention/always``, by
+    /// default readable (and writable if they have a writer).
     public func poll(_ file: OpenFile, caller: Caller, waker: (any PollWaker)?) throws(Errno) -> PollEvents {
+        do throws(Errno) {
+            return try registerPoll(file, caller: caller, waker: waker)
+        } catch {
+            throw answer(error)
+        }
+    }
+
+    private func registerPoll(_ file: OpenFile, caller: Caller, waker: (any PollWaker)?) throws(Errno) -> PollEvents {
         guard file.vnode.isLive else { throw .staleNFSFileHandle }
         guard let poll = file.behavior.poll else {
+            if let always = tree.profile.poll.always { return always }
             var events: PollEvents = []
             if file.behavior.reader != nil { events.insert(.in) }
             if file.behavior.writer != nil { events.insert(.out) }
@@ -56,12 +66,25 @@ extension Dispatcher {
 
     private func readiness(of file: OpenFile, context: RequestContext, signal: ChangeSignal) throws(Errno) -> PollEvents {
         guard let poll = file.behavior.poll else { return [] }
+        let ready: Bool
         switch poll.readiness.kind {
         case .changes:
             let seen = file.state.withLock { $0.seenCount }
-            return signal.count != seen ? [.in, .pri] : []
+            ready = signal.count != seen
         case .readable(let condition):
-            return try condition(context) ? [.in] : []
+            ready = try condition(context)
+        }
+        let events = poll.readiness.events ?? defaultEvents(poll.readiness.kind)
+        return ready ? events.ready : events.idle
+    }
+
+    /// What a declared readiness reports under the profile's convention: `.changes` adds
+    /// ``PollConvention/changed``, `.readable` adds `POLLIN`, to ``PollConvention/always``.
+    private func defaultEvents(_ kind: Readiness.Kind) -> (ready: PollEvents, idle: PollEvents) {
+        let always = tree.profile.poll.always ?? []
+        switch kind {
+        case .changes: return (always.union(tree.profile.poll.changed), always)
+        case .readable: return (always.union(.in), always)
         }
     }
 

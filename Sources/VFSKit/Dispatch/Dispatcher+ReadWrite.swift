@@ -11,9 +11,9 @@ extension Dispatcher {
         let context = RequestContext(caller: caller, file: file)
         if let renderNow = file.behavior.reader?.renderNow {
             // A synchronous reader answers on this thread, without a task: the hot path.
-            reply.send(Result { () throws(Errno) in
+            reply.send(answer(Result { () throws(Errno) in
                 try self.slice(context, offset: offset, size: size) { () throws(Errno) in try renderNow(context) }
-            })
+            }))
             return
         }
         run(reply: reply) { () async throws(Errno) -> ArraySlice<UInt8> in
@@ -21,9 +21,10 @@ extension Dispatcher {
         }
     }
 
-    /// Writes to an open file and answers the byte count through `reply`: `EINVAL` past the
-    /// write limit or for bytes that do not parse; otherwise the handler runs, and may block.
-    /// `requestID` is the driver's id of the request (see `RequestContext.requestID`).
+    /// Writes to an open file and answers the byte count through `reply`: the profile's
+    /// ``TreeProfile/overLimitErrno`` past the write limit, `EINVAL` for bytes that do not
+    /// parse; otherwise the handler runs, and may block. `requestID` is the driver's id of the
+    /// request (see ``RequestContext/requestID``).
     public func write(
         _ file: OpenFile, offset: Int64, bytes: [UInt8], caller: Caller, requestID: UInt64? = nil,
         reply: consuming some Reply<Int> & ~Copyable
@@ -101,7 +102,7 @@ extension Dispatcher {
         let file = context.file
         guard file.vnode.isLive else { throw .staleNFSFileHandle }
         guard file.behavior.writer != nil, file.isWritable else { throw .badFileDescriptor }
-        guard bytes.count <= file.behavior.writeLimit else { throw .invalidArgument }
+        guard bytes.count <= file.behavior.writeLimit ?? tree.profile.writeLimit else { throw tree.profile.overLimitErrno }
         return !bytes.isEmpty
     }
 
@@ -119,7 +120,7 @@ extension Dispatcher {
             do throws(Errno) {
                 outcome.finish(.success(try await operation()))
             } catch {
-                outcome.finish(.failure(error))
+                outcome.finish(.failure(self.answer(error)))
             }
         }
         if let result = outcome.takeEarlyResult() { return reply.send(result) }

@@ -17,11 +17,28 @@ public final class Dispatcher: Sendable {
 
     /// Validates `tree` and prepares to serve it.
     /// - Parameters:
-    ///   - uid: the owner of nodes that do not declare one; `gid` likewise.
+    ///   - tree: the declarations; rejected with a one-line error when they cannot be served.
+    ///   - uid: the owner of nodes that do not declare one.
+    ///   - gid: the group of nodes that do not declare one.
     ///   - staticTimeout: how long the kernel may cache declared (never changing) nodes.
     public init(tree: Tree, uid: UInt32 = 0, gid: UInt32 = 0, staticTimeout: Double = 3600) throws(TreeValidationError) {
-        try TreeValidator.validate(tree.content, at: "/")
-        self.tree = ServedTree(root: tree.root, uid: uid, gid: gid, staticTimeout: staticTimeout)
+        try TreeValidator.validate(tree)
+        self.tree = ServedTree(root: tree.root, profile: tree.profile, uid: uid, gid: gid, staticTimeout: staticTimeout)
+    }
+
+    /// The choices the served tree makes for every file.
+    public var profile: TreeProfile { tree.profile }
+
+    /// The errno answered for `error`: a node that is gone answers the profile's
+    /// ``TreeProfile/removedEntryErrno`` (`ESTALE` inside VFSKit; sysfs `ENODEV`).
+    func answer(_ error: Errno) -> Errno {
+        error == .staleNFSFileHandle ? tree.profile.removedEntryErrno : error
+    }
+
+    /// `result` with a gone node's errno as the profile names it.
+    func answer<Value>(_ result: Result<Value, Errno>) -> Result<Value, Errno> {
+        guard case .failure(let error) = result, error == .staleNFSFileHandle else { return result }
+        return .failure(tree.profile.removedEntryErrno)
     }
 
     /// Called (from the thread that removed it) after a dynamic entry disappears, so a
@@ -38,34 +55,44 @@ public final class Dispatcher: Sendable {
 
     /// Resolves `name` in directory `parent`.
     public func lookup(parent: UInt64, name: String) throws(Errno) -> Attributes {
-        let directory = try tree.vnode(parent)
-        if name == "." { return tree.attributes(of: directory) }
-        if name == ".." { return tree.attributes(of: try tree.vnode(directory.parentIno)) }
-        return tree.attributes(of: try tree.child(of: directory, named: name))
+        do throws(Errno) {
+            let directory = try tree.vnode(parent)
+            if name == "." { return tree.attributes(of: directory) }
+            if name == ".." { return tree.attributes(of: try tree.vnode(directory.parentIno)) }
+            return tree.attributes(of: try tree.child(of: directory, named: name))
+        } catch {
+            throw answer(error)
+        }
     }
 
     public func getattr(_ ino: UInt64) throws(Errno) -> Attributes {
-        tree.attributes(of: try tree.vnode(ino))
+        do throws(Errno) { return tree.attributes(of: try tree.vnode(ino)) } catch { throw answer(error) }
+    }
+
+    /// A symbolic link's target.
+    public func readlink(_ ino: UInt64) throws(Errno) -> String {
+        do throws(Errno) {
+            guard case .link(let target) = try tree.vnode(ino).node.kind else { throw .invalidArgument }
+            return try target.resolve()
+        } catch {
+            throw answer(error)
+        }
     }
 
     /// Only truncation to size 0 of a writable file is accepted (and does nothing);
     /// chmod, chown, utimes and other sizes are `EPERM`.
     public func setattr(_ ino: UInt64, size: Int64?, otherChanges: Bool) throws(Errno) -> Attributes {
-        let node = try tree.vnode(ino)
-        guard !otherChanges else { throw .notPermitted }
-        if let size {
-            guard size == 0, node.behavior?.writer != nil else { throw .notPermitted }
-        }
-        return tree.attributes(of: node)
+        try setattr(ino, AttributeChange(size: size, otherChanges: otherChanges), caller: .root)
     }
 
     /// The errno that answers a change to a directory's entries: creating, removing,
-    /// renaming and linking are refused everywhere (`EPERM`) — under a removed entry, `ESTALE`.
+    /// renaming and linking are refused everywhere (`EPERM`) — under a removed entry, the
+    /// profile's ``TreeProfile/removedEntryErrno`` (`ESTALE`).
     public func refuse(_ change: NamespaceChange) -> Errno {
         var directories = [change.directory]
         if case .rename(_, _, let target, _) = change { directories.append(target) }
         for ino in directories {
-            do throws(Errno) { _ = try tree.vnode(ino) } catch { return error }
+            do throws(Errno) { _ = try tree.vnode(ino) } catch { return answer(error) }
         }
         return .notPermitted
     }

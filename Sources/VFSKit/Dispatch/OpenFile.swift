@@ -28,13 +28,16 @@ public final class OpenFile: Sendable {
     public let flags: Int32
     let vnode: Vnode
     let behavior: FileBehavior
+    /// How written bytes are read: the file's rule, else the tree profile's.
+    let textRule: WrittenText.Rule
     let state: Mutex<State>
 
-    init(id: UInt64, flags: Int32, vnode: Vnode, behavior: FileBehavior, seenCount: UInt64) {
+    init(id: UInt64, flags: Int32, vnode: Vnode, behavior: FileBehavior, seenCount: UInt64, textRule: WrittenText.Rule) {
         self.id = id
         self.flags = flags
         self.vnode = vnode
         self.behavior = behavior
+        self.textRule = textRule
         state = Mutex(State(seenCount: seenCount))
     }
 

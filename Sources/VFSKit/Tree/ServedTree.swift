@@ -19,6 +19,8 @@ final class ServedTree: Sendable {
     let staticTimeout: Double
     /// When serving started: the times of declared nodes.
     let startTime: Int64
+    /// The choices made for every node: default modes, errnos.
+    let profile: TreeProfile
 
     private let inodes = InodeTable()
     private let nextIno = Atomic<UInt64>(ServedTree.rootID + 1)
@@ -32,7 +34,8 @@ final class ServedTree: Sendable {
     /// Where node ids are recorded for a server that takes over the connection; set once.
     private let journal = AtomicLazyReference<NodeJournal>()
 
-    init(root: Node, uid: UInt32, gid: UInt32, staticTimeout: Double) {
+    init(root: Node, profile: TreeProfile, uid: UInt32, gid: UInt32, staticTimeout: Double) {
+        self.profile = profile
         self.uid = uid
         self.gid = gid
         self.staticTimeout = staticTimeout
@@ -80,7 +83,8 @@ final class ServedTree: Sendable {
         return vnode.ino == ino ? vnode : nil
     }
 
-    private func makeVnode(parent: Vnode, node: Node, token: EntryToken?) -> Vnode {
+    /// A vnode for `node` under `parent`: the id it had before a restart, else a new one.
+    func makeVnode(parent: Vnode, node: Node, token: EntryToken?) -> Vnode {
         let recovered = journal.load()?.recoveredIno(of: NodeJournal.Name(parent: parent.ino, name: node.name))
         let vnode = Vnode(
             ino: recovered ?? nextIno.wrappingAdd(1, ordering: .relaxed).oldValue, parentIno: parent.ino, node: node,
@@ -90,7 +94,7 @@ final class ServedTree: Sendable {
     }
 
     /// The kernel may learn these ids now: record them.
-    private func recordNodes(_ vnodes: [Vnode]) {
+    func recordNodes(_ vnodes: [Vnode]) {
         guard let journal = journal.load() else { return }
         for vnode in vnodes { journal.recordNode(vnode.ino, parent: vnode.parentIno, name: vnode.node.name) }
     }
@@ -102,21 +106,28 @@ final class ServedTree: Sendable {
         if let built = directory.declaredChildren.load() { return built }
         guard case .directory(let content) = directory.node.kind else { throw .notDirectory }
         var declared: [Vnode] = []
+        var conditional: [String: ConditionalSlot] = [:]
         var dynamic: (any DynamicSource)?
         for node in content.children {
             if case .dynamic(let source) = node.kind {
                 dynamic = source
+            } else if node.presence != nil {
+                // A stand-in for the listing order; each incarnation gets a vnode of its own.
+                let slot = ConditionalSlot(node: node)
+                conditional[node.name] = slot
+                declared.append(Vnode(ino: 0, parentIno: directory.ino, node: node, token: nil, created: startTime, slot: slot))
             } else {
                 declared.append(makeVnode(parent: directory, node: node, token: directory.token))
             }
         }
-        let built = DeclaredChildren(list: declared, dynamic: dynamic)
+        let built = DeclaredChildren(list: declared, conditional: conditional, dynamic: dynamic)
         let winner = directory.declaredChildren.storeIfNil(built)
         if winner !== built {
             // Another thread built them meanwhile: keep its vnodes, drop ours.
-            inodes.remove(declared.map(\.ino))
+            inodes.remove(declared.map(\.ino).filter { $0 != 0 })
         } else {
-            recordNodes(declared)
+            recordNodes(declared.filter { $0.ino != 0 })
+            for slot in conditional.values { watch(slot, in: directory) }
         }
         return winner
     }
@@ -125,6 +136,9 @@ final class ServedTree: Sendable {
     func child(of directory: Vnode, named name: String) throws(Errno) -> Vnode {
         let children = try declaredChildren(of: directory)
         if let declared = children.byName[name] { return declared }
+        if !children.conditional.isEmpty, let slot = children.conditional[name] {
+            return try present(slot, in: directory)
+        }
         guard let source = children.dynamic else { throw .noSuchFileOrDirectory }
         if let cached = directory.dynamicChildren.withLock({ $0.byName[name] }), cached.isLive { return cached }
         guard FileName.isValid(name), let entry = source.resolve(name) else {
@@ -134,9 +148,7 @@ final class ServedTree: Sendable {
     }
 
     private func adopt(_ entry: ResolvedEntry, named name: String, from source: any DynamicSource, in directory: Vnode) -> Vnode {
-        let node = Node(
-            name: name, kind: .directory(DirectoryContent(deferred: entry.content)),
-            summary: source.entrySummary, permissions: source.permissions, owner: nil)
+        let node = entry.node()
         let token = Self.liveness(of: entry.token, under: directory.token)
         let vnode = makeVnode(parent: directory, node: node, token: token)
         let winner = directory.dynamicChildren.withLock { children -> Vnode in
@@ -179,27 +191,57 @@ final class ServedTree: Sendable {
         var stack = [vnode]
         while let next = stack.popLast() {
             doomed.append(next.ino)
-            if let declared = next.declaredChildren.load() { stack.append(contentsOf: declared.list) }
+            if let declared = next.declaredChildren.load() {
+                stack.append(contentsOf: declared.list.filter { $0.slot == nil })
+                stack.append(contentsOf: declared.conditional.values.compactMap { $0.current.withLock { $0 } })
+            }
             stack.append(contentsOf: next.dynamicChildren.withLock { Array($0.byName.values) })
         }
-        inodes.remove(doomed)
-        journal.load()?.recordDeaths(doomed)
+        forget(doomed)
         // Inside an entry that died too, the kernel forgets the whole directory anyway.
-        if directory.isLive { removalHandler.withLock { $0 }?.call(directory.ino, name) }
+        if directory.isLive { notifyRemoved(directory.ino, name) }
+    }
+
+    /// Forgets vnodes that are gone (their inode numbers then answer the profile's errno).
+    func forget(_ inos: [UInt64]) {
+        inodes.remove(inos)
+        journal.load()?.recordDeaths(inos)
+    }
+
+    /// Tells the driver that `name` left directory `parent` (the kernel drops its dentry).
+    func notifyRemoved(_ parent: UInt64, _ name: String) {
+        removalHandler.withLock { $0 }?.call(parent, name)
     }
 
     // MARK: - Attributes
 
     func attributes(of vnode: Vnode) -> Attributes {
-        let owner = vnode.node.owner
-        let isDirectory = vnode.node.isDirectory
+        var owner = vnode.node.owner
+        var permissions = vnode.node.effectivePermissions(in: profile)
+        if let changes = vnode.changedAttributes {
+            let changed = changes.state.withLock { $0 }
+            permissions = changed.permissions ?? permissions
+            owner = changed.owner ?? owner
+        }
+        let type: UInt32
+        var size: Int64 = 4096
+        switch vnode.node.kind {
+        case .directory, .dynamic:
+            type = 0o040000
+            size = 0
+        case .file:
+            type = 0o100000
+        case .link(let target):
+            type = 0o120000
+            size = Int64((try? target.resolve())?.utf8.count ?? 0)
+        }
         return Attributes(
             ino: vnode.ino,
-            mode: (isDirectory ? 0o040000 : 0o100000) | UInt32(vnode.node.effectivePermissions),
-            nlink: isDirectory ? 2 : 1,
+            mode: type | UInt32(permissions),
+            nlink: type == 0o040000 ? 2 : 1,
             uid: owner?.uid ?? uid,
             gid: owner?.gid ?? gid,
-            size: isDirectory ? 0 : 4096,
+            size: size,
             seconds: vnode.created,
             timeout: vnode.token == nil ? staticTimeout : 0)
     }

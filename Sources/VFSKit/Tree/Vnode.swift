@@ -15,13 +15,20 @@ final class Vnode: Sendable {
     let declaredChildren = AtomicLazyReference<DeclaredChildren>()
     /// Only for directories with a `ForEach`: the entries looked up so far.
     let dynamicChildren = Mutex(DynamicChildren())
+    /// Only in a directory's listing order, for a conditional node: where its current
+    /// incarnation is (this vnode itself is a stand-in, inode 0, never served).
+    let slot: ConditionalSlot?
+    /// Only for nodes that accept `chmod`/`chown`: what was changed, for the vnode's life.
+    let changedAttributes: ChangedAttributesBox?
 
-    init(ino: UInt64, parentIno: UInt64, node: Node, token: EntryToken?, created: Int64) {
+    init(ino: UInt64, parentIno: UInt64, node: Node, token: EntryToken?, created: Int64, slot: ConditionalSlot? = nil) {
         self.ino = ino
         self.parentIno = parentIno
         self.node = node
         self.token = token
         self.created = created
+        self.slot = slot
+        changedAttributes = node.changeableAttributes.isEmpty ? nil : ChangedAttributesBox()
     }
 
     var isLive: Bool { token?.isLive ?? true }
@@ -32,18 +39,36 @@ final class Vnode: Sendable {
     }
 }
 
+/// Permission bits and owner set by `chmod`/`chown` on a node that accepts them.
+struct ChangedAttributes: Sendable {
+    var permissions: UInt16?
+    var owner: Owner?
+}
+
+final class ChangedAttributesBox: Sendable {
+    let state = Mutex(ChangedAttributes())
+}
+
 /// The declared children of a served directory: fixed once built.
 final class DeclaredChildren: Sendable {
-    /// In declaration order.
+    /// In declaration order (conditional nodes by their stand-ins).
     let list: [Vnode]
+    /// The unconditional ones by name.
     let byName: [String: Vnode]
+    /// The conditional ones by name.
+    let conditional: [String: ConditionalSlot]
     /// The directory's `ForEach`, if any.
     let dynamic: (any DynamicSource)?
+    /// What each of the `ForEach`'s entries is, for listings.
+    let dynamicType: EntryType
 
-    init(list: [Vnode], dynamic: (any DynamicSource)?) {
+    init(list: [Vnode], conditional: [String: ConditionalSlot] = [:], dynamic: (any DynamicSource)?) {
         self.list = list
-        byName = Dictionary(list.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
+        byName = Dictionary(
+            list.filter { $0.slot == nil }.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.conditional = conditional
         self.dynamic = dynamic
+        dynamicType = dynamic.map { EntryType(of: $0.exampleNode()) } ?? .directory
     }
 }
 

@@ -10,6 +10,9 @@ public protocol FileValue: Sendable {
     /// Parses the raw written bytes; by default they must be printable ASCII and are
     /// decoded, trailing whitespace trimmed, for `init(fileText:)`.
     init(fileBytes: [UInt8]) throws(Errno)
+    /// Parses the raw written bytes under a tree's text rule (``TreeProfile/writtenText``);
+    /// by default decoded with `rule` for `init(fileText:)`.
+    init(fileBytes: [UInt8], rule: WrittenText.Rule) throws(Errno)
     /// How the spec table names the type.
     static var typeName: String { get }
 }
@@ -21,6 +24,16 @@ extension FileValue {
     /// trailing whitespace is trimmed before `init(fileText:)`.
     public init(fileBytes: [UInt8]) throws(Errno) {
         try self.init(fileText: WrittenText.decode(fileBytes))
+    }
+
+    /// Decodes with `rule`, then `init(fileText:)`; the default rule goes through
+    /// `init(fileBytes:)`, so types that parse raw bytes themselves keep doing so.
+    public init(fileBytes: [UInt8], rule: WrittenText.Rule) throws(Errno) {
+        if rule == .trimmingTrailingWhitespace {
+            try self.init(fileBytes: fileBytes)
+        } else {
+            try self.init(fileText: WrittenText.decode(fileBytes, rule: rule))
+        }
     }
 }
 
@@ -91,6 +104,7 @@ public struct Ignored: FileValue, Equatable {
     public init() {}
     /// Any bytes at all, ASCII or not: SPEC.md's "the bytes are ignored".
     public init(fileBytes: [UInt8]) {}
+    public init(fileBytes: [UInt8], rule: WrittenText.Rule) {}
     public init(fileText: String) {}
     public func fileBytes() -> [UInt8] { [] }
     public static var typeName: String { "any" }

@@ -19,6 +19,7 @@ func fuseOperations() -> fuse_lowlevel_ops {
     ops.forget = fuseForget
     ops.forget_multi = fuseForgetMulti
     ops.getattr = fuseGetattr
+    ops.readlink = fuseReadlink
     ops.setattr = fuseSetattr
     ops.open = fuseOpen
     ops.read = fuseRead
@@ -100,17 +101,30 @@ private func fuseGetattr(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMuta
     request.answer({ () throws(Errno) in try dispatcher.getattr(ino) }) { $0.attributes($1) }
 }
 
-/// Only truncation survives: a size change may come with the time updates
-/// that `open(O_TRUNC)`/`truncate` imply; anything else is `otherChanges`.
+/// Truncation, and `chmod`/`chown` where a node declares them; a size change may come with
+/// the time updates that `open(O_TRUNC)`/`truncate` imply, and a mode or owner change with
+/// `ctime`. Anything else is `otherChanges`.
 private func fuseSetattr(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>?, _ toSet: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
     let request = FUSERequest(req)
     let changesSize = toSet & FUSE_SET_ATTR_SIZE != 0
     let ownership = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID
     let times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME
-    let otherChanges = toSet & ownership != 0 || (!changesSize && toSet & times != 0)
-    let size = changesSize ? Int64(attr!.pointee.st_size) : nil
+    let implied = changesSize || toSet & ownership != 0
+    let attr = attr!.pointee
+    let change = AttributeChange(
+        size: changesSize ? Int64(attr.st_size) : nil,
+        permissions: toSet & FUSE_SET_ATTR_MODE != 0 ? UInt16(attr.st_mode & 0o7777) : nil,
+        uid: toSet & FUSE_SET_ATTR_UID != 0 ? attr.st_uid : nil,
+        gid: toSet & FUSE_SET_ATTR_GID != 0 ? attr.st_gid : nil,
+        otherChanges: !implied && toSet & times != 0 || (toSet & ownership != 0 && toSet & times & ~FUSE_SET_ATTR_CTIME != 0))
+    let (dispatcher, caller) = (request.connection.dispatcher, request.caller)
+    request.answer({ () throws(Errno) in try dispatcher.setattr(ino, change, caller: caller) }) { $0.attributes($1) }
+}
+
+private func fuseReadlink(_ req: fuse_req_t?, _ ino: fuse_ino_t) {
+    let request = FUSERequest(req)
     let dispatcher = request.connection.dispatcher
-    request.answer({ () throws(Errno) in try dispatcher.setattr(ino, size: size, otherChanges: otherChanges) }) { $0.attributes($1) }
+    request.answer({ () throws(Errno) in try dispatcher.readlink(ino) }) { $0.link($1) }
 }
 
 /// Files are served with direct I/O (no page cache: every read reaches the
@@ -195,7 +209,11 @@ private func fuseReaddir(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ o
         if entries.isEmpty { break }
         for entry in entries {
             st.st_ino = UInt(entry.ino)
-            st.st_mode = entry.isDirectory ? S_IFDIR : S_IFREG
+            switch entry.type {
+            case .directory: st.st_mode = S_IFDIR
+            case .file: st.st_mode = S_IFREG
+            case .symlink: st.st_mode = S_IFLNK
+            }
             let needed = entry.name.withCString {
                 fuse_add_direntry(request.raw, buffer + used, size - used, $0, &st, off_t(entry.cookie))
             }

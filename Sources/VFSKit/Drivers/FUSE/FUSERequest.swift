@@ -76,6 +76,8 @@ struct FUSERequest: ~Copyable {
     /// (the kernel never saw `fh`, so the caller must release it).
     consuming func opened(fh: UInt64, flags: UInt32) -> Bool { ukp_reply_open(take(), fh, flags) == 0 }
 
+    consuming func link(_ target: String) { _ = fuse_reply_readlink(take(), target) }
+
     consuming func poll(_ events: PollEvents) { _ = fuse_reply_poll(take(), events.rawValue) }
 
     consuming func statfs() {

@@ -33,12 +33,47 @@ public final class InProcessDriver: Sendable {
 
     // MARK: - Names
 
-    /// Resolves a path (`/a/b`) to its attributes, one lookup per component.
+    /// Resolves a path (`/a/b`) to its attributes, one lookup per component, following
+    /// symbolic links as the kernel does (a relative target from the link's directory, an
+    /// absolute one from the tree's root; more than 40 links on the way is `ELOOP`).
     public func stat(_ path: String) throws(Errno) -> Attributes {
-        var attributes = try dispatcher.getattr(Dispatcher.rootID)
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+        try resolve(path, followingLast: true)
+    }
+
+    /// Like `stat`, but a link as the last component is not followed (`lstat(2)`).
+    public func lstat(_ path: String) throws(Errno) -> Attributes {
+        try resolve(path, followingLast: false)
+    }
+
+    /// A symbolic link's target (`readlink(2)`).
+    public func readlink(_ path: String) throws(Errno) -> String {
+        let attributes = try lstat(path)
+        guard attributes.isSymlink else { throw .invalidArgument }
+        return try dispatcher.readlink(attributes.ino)
+    }
+
+    /// Changes attributes (`chmod`, `chown`, `truncate`) of the entry at `path`, as `caller`.
+    @discardableResult
+    public func setattr(_ path: String, _ change: AttributeChange, as caller: Caller = .root) throws(Errno) -> Attributes {
+        try dispatcher.setattr(try lstat(path).ino, change, caller: caller)
+    }
+
+    private func resolve(_ path: String, followingLast: Bool) throws(Errno) -> Attributes {
+        let root = try dispatcher.getattr(Dispatcher.rootID)
+        var attributes = root
+        var directory = root
+        var rest = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)[...]
+        var links = 0
+        while let component = rest.popFirst() {
             guard attributes.isDirectory else { throw .notDirectory }
-            attributes = try dispatcher.lookup(parent: attributes.ino, name: String(component))
+            directory = attributes
+            attributes = try dispatcher.lookup(parent: directory.ino, name: component)
+            guard attributes.isSymlink, followingLast || !rest.isEmpty else { continue }
+            links += 1
+            guard links <= 40 else { throw .tooManySymbolicLinkLevels }
+            let target = try dispatcher.readlink(attributes.ino)
+            rest = (target.split(separator: "/", omittingEmptySubsequences: true).map(String.init) + rest)[...]
+            attributes = target.hasPrefix("/") ? root : directory
         }
         return attributes
     }
