@@ -196,15 +196,18 @@ class DaemonSignalTests(DaemonTestCase):
         # the blocked callers are released with an error, not left hanging
         for call in (forking, waiting):
             self.assertIsNotNone(call.errno(timeout=STEP), call.thread.name)
-        # a new daemon on the same mount points clears whatever was left and serves
+        # a new daemon on the same mount points clears whatever was left and serves; the
+        # state directory (kept: the supervisor died, nobody stopped it) gives it the
+        # instance's children and results back; the fork that was in flight never happened
         again = self.start_daemon()
         self.assertEqual(again.ukp, d.ukp)
-        self.assertEqual(listdir(again.u("vm")), [])
-        self.assertEqual(read_file(again.u("fork")), "")
+        self.assertEqual(listdir(again.u("vm")), [child])
+        self.assertEqual(read_file(again.u("fork")), child + "\n")
+        self.assertEqual(read_value(again.s("fork_latency_ms")), "5000", "the simulator's settings are kept too")
+        write_file(again.s("fork_latency_ms"), b"0\n")
         fresh = self.fork(again)
         self.assertNotEqual(fresh, child)
-        self.assertEqual(read_value(again.s("fork_latency_ms")), "0")
-        self.assertEqual(len(listdir(again.s("instances"))), 2)
+        self.assertEqual(len(listdir(again.s("instances"))), 3)
         # exactly one mount per path (nothing stacked or stale)
         self.assertEqual(sorted(mounts_under(self.dir)), sorted([again.ukp, again.sim]))
         again.signal(signal.SIGTERM)
