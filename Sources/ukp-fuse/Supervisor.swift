@@ -151,7 +151,7 @@ final class Supervisor: @unchecked Sendable {
             return
         }
         if restarts == 0 && code == Self.configurationError {
-            finish(1)
+            finish(1, quietly: true)  // the server's one-line error says it all
             return
         }
         let how = signal != 0 ? "was killed by signal \(signal)" : "exited with status \(code)"
@@ -178,11 +178,11 @@ final class Supervisor: @unchecked Sendable {
         }
     }
 
-    private func finish(_ status: Int32) {
+    private func finish(_ status: Int32, quietly: Bool = false) {
         unmountAll()
         state.clear()
         for source in sources { source.cancel() }
-        logger.info("unmounted; exiting")
+        if !quietly { logger.info("unmounted; exiting") }
         finished?.resume(returning: status)
         finished = nil
     }
