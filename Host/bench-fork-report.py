@@ -92,9 +92,10 @@ def main():
             print(f"With `{' '.join(candidate.split(':')[1:])}`.")
         extras = EXTRAS.get(mode, [])
         print()
-        print("| guest | forks | parent paused | request → child running | first forks of a run: paused / running "
-              "| load | " + " | ".join(title for _, title in extras) + (" |" if extras else ""))
-        print("|---" * (5 + len(extras)) + "|---|")
+        titles = ["guest", "forks", "parent paused", "request → child running",
+                  "first forks of a run: paused / running", "load"] + [title for _, title in extras]
+        print("| " + " | ".join(titles) + " |")
+        print("|---" * len(titles) + "|")
         for memory in sorted(memory for c, memory in keys if c == candidate):
             group = groups[(candidate, memory)]
             first = [row for row in group if row.get("fork_index") == 0]

@@ -10,7 +10,7 @@
 #   FORKS=3 ROUNDS=3 TOUCH_MIB=24 UKP_GUEST_IMAGE=.build-guest
 #   CANDIDATES="reflink live background shm file"   a candidate is a --migration mode, optionally
 #       with more ukp-host options after colons: reflink:--flush-interval=0
-#   OUT=docs/vm-fork-benchmark.md
+#   OUT=docs/vm-fork-benchmark.md   RESULTS=FILE: keep the fork records (JSON lines) there too
 #   VM_LOCK=/tmp/ukp-vm.lock   on a shared machine: run each ukp-host under `flock VM_LOCK`
 # Needs root for reflink (else ukp-host falls back to live, and the tables say so).
 set -euo pipefail
@@ -29,7 +29,7 @@ for number in "$forks" "$rounds" "$touch_mib" "${sizes[@]}"; do
 done
 min=$(cat "$image/min-memory-mib" 2>/dev/null || echo 128)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'echo "bench-fork: stopped; the runs so far are in $work" >&2' EXIT
 cat > "$work/app.sh" <<APP
 # Touch ${touch_mib} MiB (a tmpfs file in guest memory), then fork ${forks} times.
 dd if=/dev/urandom of=/tmp/touched bs=1M count=${touch_mib} 2>/dev/null
@@ -60,6 +60,7 @@ for memory in "${sizes[@]}"; do
                 ${options//:/ } --state-dir "$run" > "$run.log" 2>&1 \
                 || { echo "bench-fork: ukp-host failed:" >&2; tail -20 "$run.log" >&2; exit 1; }
             grep -h "FALLING BACK" "$run.log" >&2 || true
+            [ -r "$run/forks.jsonl" ] || { echo "bench-fork: no fork records in $run" >&2; exit 1; }
             CANDIDATE=$candidate python3 -c '
 import json, os, sys
 for index, line in enumerate(sys.stdin):
@@ -69,4 +70,9 @@ for index, line in enumerate(sys.stdin):
         done
     done
 done
-python3 Host/bench-fork-report.py "$results" "$forks" "$rounds" "$touch_mib" "$candidates" | tee "$out"
+[ -z "${RESULTS:-}" ] || cp "$results" "$RESULTS"
+python3 Host/bench-fork-report.py "$results" "$forks" "$rounds" "$touch_mib" "$candidates" > "$work/report.md"
+cp "$work/report.md" "$out"
+cat "$out"
+trap - EXIT
+rm -rf "$work"
