@@ -55,7 +55,7 @@ def main():
     rows = [json.loads(line) for line in open(results)]
     qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     loads = [row["load_avg"] for row in rows if row.get("load_avg") is not None]
-    print("# Real VM fork: measured\n")
+    print("## Measured\n")
     print(f"`Host/bench-fork.sh` on this machine ({platform.machine()}, {os.cpu_count()} cores, {qemu}, TCG, "
           f"Linux {platform.release()}): a guest touches {touch_mib} MiB, then forks {forks} times; each child "
           f"exits at once and the parent waits for it; {rounds} rounds, the candidates taking turns. "
@@ -74,7 +74,7 @@ def main():
     order = candidates.split()
     keys = sorted(groups, key=lambda key: (order.index(key[0]) if key[0] in order else len(order), key[1]))
 
-    print("## Summary\n")
+    print("### Summary\n")
     print("| candidate | guest | forks | parent paused | request → child running | load | target met |")
     print("|---|---|---|---|---|---|---|")
     for candidate, memory in keys:
@@ -86,7 +86,7 @@ def main():
 
     for candidate in dict.fromkeys(candidate for candidate, _ in keys):
         mode = candidate.split(":")[0]
-        print(f"\n## {candidate}\n")
+        print(f"\n### {candidate}\n")
         print(ABOUT.get(mode, ""))
         if ":" in candidate:
             print(f"With `{' '.join(candidate.split(':')[1:])}`.")
