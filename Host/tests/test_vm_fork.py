@@ -145,6 +145,18 @@ class VMForkTests(unittest.TestCase):
                       "FALLING BACK to --migration live", output)
         self.assertEqual(fork["migration"], "live")
 
+    def test_options_that_do_not_go_together_are_one_line_errors(self):
+        host = [os.path.join(REPO, "Host", "ukp-host"), "--image", IMAGE, "--app", "/dev/null"]
+        for options, message in ((["--migration", "live", "--reflink-dir", "/tmp"],
+                                  "--reflink-dir and --flush-interval go with --migration reflink, not live"),
+                                 (["--migration", "shm", "--flush-interval", "5"],
+                                  "--reflink-dir and --flush-interval go with --migration reflink, not shm"),
+                                 (["--flush-interval", "-1"], "--flush-interval must be 0 or more milliseconds, not -1")):
+            with self.subTest(options=options):
+                result = subprocess.run(host + options, capture_output=True, text=True, timeout=60)
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertEqual(result.stderr.splitlines()[-1], f"ukp-host: error: {message}")
+
     def test_a_reflink_dir_that_cannot_clone_is_an_error(self):
         with tempfile.TemporaryDirectory(dir="/dev/shm") as plain:  # tmpfs: no reflinks
             result = subprocess.run([os.path.join(REPO, "Host", "ukp-host"), "--image", IMAGE, "--app", "/dev/null",
