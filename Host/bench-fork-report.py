@@ -9,8 +9,8 @@ PAUSE_TARGET, RUNNING_TARGET = 5, 100  # ms, issue #17
 
 ABOUT = {
     "reflink": "Guest RAM in files on an XFS file system with reflinks (a sparse image in /dev/shm on a loop "
-               "device). The host writes the parent's dirty pages back every 50 ms (`--flush-interval`) and "
-               "again from the request until the parent stops; the migration stream holds only the device "
+               "device). The host writes the parent's dirty pages back every 50 ms (`--flush-interval`, not "
+               "while a fork runs) and again from the request until the parent stops; the migration stream holds only the device "
                "state (`x-ignore-shared`, ≈360 KiB); while QEMU saves it, the child's RAM file becomes a "
                "copy-on-write clone of the parent's (FICLONE). The child gets the stream once its RAM is in "
                "place and pages its RAM in on demand.",
