@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import OrderedCollections
+import VFSKit
 
 /// What the state journal says about one instance: replayed on restart, kept up to date
 /// as events are recorded, and written out whole when the journal is compacted.
@@ -62,6 +63,7 @@ struct InstanceRecord: Sendable, Equatable {
             children[id]?.stoppedAt = stoppedAt
         case .childRemoved(let id):
             children.removeValue(forKey: id)
+            children.shrinkIfSparse()
         case .becameChild(let generation):
             self.generation = generation
             createdByFork = true

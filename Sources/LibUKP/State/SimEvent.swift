@@ -84,6 +84,7 @@ struct SimRecord: Sendable, Equatable {
             }
         case .instanceRemoved(let id):
             instances.removeValue(forKey: id)
+            instances.shrinkIfSparse()
         case .settings(let fork, let boot, let fail):
             (forkLatencyMs, bootLatencyMs, failNextForks) = (fork, boot, fail)
         }

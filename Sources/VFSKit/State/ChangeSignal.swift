@@ -62,6 +62,7 @@ public final class ChangeSignal: Sendable {
         guard !finished.isEmpty else { return }
         state.withLock { state in
             for id in finished { state.observers.removeValue(forKey: id) }
+            state.observers.shrinkIfSparse()
         }
     }
 
