@@ -101,7 +101,10 @@ public final class StateJournal: Sendable {
 
     /// Forgets an instance's own events (the simulator removed it).
     func forget(instance: UUID) {
-        state.withLock { _ = $0.contents.instances.removeValue(forKey: instance) }
+        state.withLock { state in
+            state.contents.instances.removeValue(forKey: instance)
+            state.contents.instances.shrinkIfSparse()
+        }
     }
 
     private func append(_ text: String, applying change: (inout Contents) -> Void) {
