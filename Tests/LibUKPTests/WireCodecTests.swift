@@ -35,7 +35,7 @@ import Testing
          [0x05, 0, 0, 0, 0, 0, 0, 0] + childBytes + [0x02, 0x01, 0x00, 0x80, 0, 0, 0, 0]),
         (WireMessage(correlationID: 0xffff_fffe, .forkRequest),
          [0x06, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff]),
-    ] + WireExtensionCodecTests.table
+    ] + WireExtensionCodecTests.table + WireResyncCodecTests.table
 
     static var messages: [WireMessage] { table.map(\.0) }
 

@@ -63,7 +63,7 @@ import Testing
             == "malformed Renewal message (correlation id 4): 5 bytes of entropy (none, or 32 to 512); skipped")
     }
 
-    @Test(arguments: [UInt32(0x8000_0000), 0x8000_0003, 0x0000_0007])
+    @Test(arguments: [UInt32(0x8000_0000), 0x8000_0007, 0x0000_0007])
     func typesBesideTheExtensionAreStillUnknown(_ type: UInt32) {
         var decoder = WireDecoder()
         decoder.append(withUnsafeBytes(of: type.littleEndian, Array.init) + [0, 0, 0, 0])
