@@ -29,12 +29,7 @@ import Testing
             (Array(renewal[..<20]), .truncated(type: .renewal, received: 20, expected: 50)),
             (Array(Self.table[0].1[..<10]), .truncated(type: .hello, received: 10, expected: 16)),
         ]
-        for (bytes, error) in cases {
-            var decoder = WireDecoder()
-            decoder.append(bytes)
-            #expect((try? decoder.next()) == .some(nil))
-            #expect(throws: error) { try decoder.finish() }
-        }
+        WireCodecTests.expectTruncated(cases)
     }
 
     static let malformed: [([UInt8], WireDecodingError)] = [

@@ -40,12 +40,7 @@ import Testing
             (Array(Self.table[3].1[..<55]), .truncated(type: .child, received: 55, expected: 56)),
             (Array(Self.table[5].1[..<8]), .truncated(type: .resyncEnd, received: 8, expected: 20)),
         ]
-        for (bytes, error) in cases {
-            var decoder = WireDecoder()
-            decoder.append(bytes)
-            #expect((try? decoder.next()) == .some(nil))
-            #expect(throws: error) { try decoder.finish() }
-        }
+        WireCodecTests.expectTruncated(cases)
     }
 
     static let malformed: [([UInt8], WireDecodingError)] = [

@@ -14,6 +14,15 @@ extension WirePeerConnection {
         }
     }
 
+    /// Answers the next `ForkRequest` (not `other`) with a new child, returned.
+    func answerFork(other: UInt32? = nil) async throws -> UUID {
+        let request = try await next()
+        #expect(request.payload == .forkRequest && request.correlationID != other)
+        let child = UUID()
+        try send(WireResyncTests.forkCreated(request.correlationID, child))
+        return child
+    }
+
     /// Waits for the guest's `Resync` and answers it: `ResyncStart`, `answers` (the fork's
     /// answer sent again), a `Child` for each of `children`, `ResyncEnd` with `outcome`
     /// (by default: answered if there are answers, else never received; none without a fork).

@@ -45,10 +45,8 @@ import Testing
         // The next fork is a new one.
         let engine = server.engine
         let next = Task { try await engine.fork(thread: 2, request: 301) }
-        let request = try await server.connection.next()
-        #expect(request.payload == .forkRequest && request.correlationID != id)
-        try server.connection.send(Self.forkCreated(request.correlationID, UUID()))
-        _ = try await next.value
+        let other = try await server.connection.answerFork(other: id)
+        #expect(try await next.value == other)
         #expect(server.engine.children.count == 2)
     }
 
@@ -76,10 +74,7 @@ import Testing
         #expect(server.engine.children.count == 0)
         let engine = server.engine
         let resent = Task { try await engine.fork(thread: 2, request: 300) }
-        let request = try await server.connection.next()
-        #expect(request.payload == .forkRequest && request.correlationID != id)
-        let child = UUID()
-        try server.connection.send(Self.forkCreated(request.correlationID, child))
+        let child = try await server.connection.answerFork(other: id)
         #expect(try await resent.value == child)
         #expect(try await server.engine.fork(thread: 2, request: 300) == child, "and once only")
         #expect(server.engine.children.keys == [child])
@@ -93,10 +88,7 @@ import Testing
         try await until("the resent request waits") { await engine.isForking }
         try await Task.sleep(for: .milliseconds(20))
         try await server.connection.answerResync(outcome: .neverReceived)
-        let request = try await server.connection.next()
-        #expect(request.payload == .forkRequest)
-        let child = UUID()
-        try server.connection.send(Self.forkCreated(request.correlationID, child))
+        let child = try await server.connection.answerFork()
         #expect(try await resent.value == child)
     }
 
@@ -152,10 +144,7 @@ import Testing
             let resync = try await server.connection.answerResync()
             #expect(resync.fork == 0, "nothing to ask about")
         }
-        let request = try await server.connection.next()
-        #expect(request.payload == .forkRequest)
-        let child = UUID()
-        try server.connection.send(Self.forkCreated(request.correlationID, child))
+        let child = try await server.connection.answerFork()
         #expect(try await resent.value == child)
     }
 
@@ -249,10 +238,7 @@ import Testing
         server.connection.close()
         let again = try await peer.accept()
         try await again.answerResync(outcome: .neverReceived)
-        let resent = try await again.next()
-        #expect(resent.payload == .forkRequest && resent.correlationID != request.correlationID)
-        let child = UUID()
-        try again.send(Self.forkCreated(resent.correlationID, child))
+        let child = try await again.answerFork(other: request.correlationID)
         #expect(try await fork.value == child)
     }
 
@@ -267,8 +253,7 @@ import Testing
         #expect(!server.logs.matching("did not answer Resync").isEmpty)
         let engine = server.engine
         let next = Task { try await engine.fork(thread: 2, request: 301) }
-        let request = try await server.connection.next()
-        try server.connection.send(Self.forkCreated(request.correlationID, UUID()))
-        _ = try await next.value
+        let other = try await server.connection.answerFork()
+        #expect(try await next.value == other)
     }
 }
