@@ -25,9 +25,13 @@ stall=$!
 echo 1 > $U/fork &
 fork=$!
 # On the wire: the journal's last line is the ForkRequest's correlation id (and no answer yet).
-for _ in $(seq 1000); do tail -n 1 $journal 2>/dev/null | grep -q '^- W ' && break; usleep 1000; done
+# Shell builtins only: under TCG each command started costs milliseconds.
+for _ in $(seq 2000); do
+    while IFS= read -r line; do last=$line; done < $journal
+    case "$last" in "- W "*) break ;; esac
+done
 kill_server "fork in flight"
-wait $fork || { echo "fork write failed"; exit 1; }
+wait $fork || { echo "fork write failed; journal: $(tr '\n' '|' < $journal)"; exit 1; }
 me=$(cat $U/fork)
 if [ "$me" = "00000000-0000-0000-0000-000000000000" ]; then
     echo "child: fork reads $me; vm/ has [$(ls $U/vm)]"

@@ -14,6 +14,7 @@ work=$out/work
 need=()
 command -v busybox >/dev/null && busybox --list | grep -qx insmod || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
+command -v xz >/dev/null || need+=(xz-utils)
 command -v cc >/dev/null || need+=(gcc)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
@@ -49,7 +50,14 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib/modules,proc,sys,dev,tmp,run,etc
 cp "$(command -v busybox)" "$root/bin/busybox"
 for applet in $(busybox --list); do [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"; done
 for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console fuse qemu_fw_cfg vmgenid; do
-    find "$kroot/lib/modules" -name "$module.ko*" -exec cp {} "$root/lib/modules/$module.ko" \;
+    # Newer Debian kernels compress their modules; busybox's insmod takes them plain.
+    find "$kroot/lib/modules" -name "$module.ko*" | while read -r ko; do
+        case "$ko" in
+            *.xz) xz -dc "$ko" ;;
+            *.zst) zstd -dc "$ko" ;;
+            *) cat "$ko" ;;
+        esac > "$root/lib/modules/$module.ko"
+    done
 done
 cp "$UKP_FUSE" "$root/usr/bin/ukp-fuse"
 cp /usr/bin/fusermount3 "$root/usr/bin/fusermount3"

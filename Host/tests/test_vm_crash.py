@@ -9,16 +9,19 @@ It needs FUSE_NOTIFY_RESEND in the guest kernel (Linux 6.9+), so it runs on an i
 with Debian's 6.12 cloud kernel: UKP_GUEST_IMAGE_RESEND (Host/tests/run.sh builds it);
 skipped loudly where that image or QEMU is missing.
 """
-import json, os, re, sys, unittest
+import json, os, re, shutil, sys, unittest
 
-from test_vm_fork import REASON as VM_REASON, REPO, ZERO, run_ukp_host
+from test_vm_fork import REPO, ZERO, run_ukp_host
 
 IMAGE = os.environ.get("UKP_GUEST_IMAGE_RESEND", os.path.join(REPO, ".build-guest-resend"))
 
 
 def skip_reason():
-    if VM_REASON:
-        return VM_REASON
+    if shutil.which("qemu-system-x86_64") is None:
+        return "qemu-system-x86_64 is missing"
+    for name in ("vmlinuz", "initrd.gz"):
+        if not os.path.exists(os.path.join(IMAGE, name)):
+            return f"no guest image in {IMAGE} (Host/tests/run.sh builds it)"
     try:
         with open(os.path.join(IMAGE, "kernel-release")) as file:
             release = file.read().strip()

@@ -58,10 +58,12 @@ struct ServerLife {
     let connection: WirePeerConnection
     let logs = LogLines()
 
-    init(_ directory: StateJournalTests.Directory, _ peer: WirePeer, hello: Bool = true) async throws {
+    init(
+        _ directory: StateJournalTests.Directory, _ peer: WirePeer, hello: Bool = true, renewer: InstanceRenewer = .disabled
+    ) async throws {
         let journal = EngineJournal(try StateJournal(directory: directory.path))
         platform = WirePlatform(path: peer.path, reconnectDelay: .milliseconds(20), hello: hello, journal: journal, log: logs.log)
-        engine = ForkEngine(platform: platform, journal: journal)
+        engine = ForkEngine(platform: platform, renewer: renewer, journal: journal)
         try platform.start()
         connection = try await peer.accept()
     }

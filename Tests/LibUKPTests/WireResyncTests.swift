@@ -15,7 +15,9 @@ import Testing
 
     /// A first server that sent the fork of kernel request 300 (thread 2) and died before its
     /// answer; the second server, its resync not answered yet, and the fork's correlation id.
-    static func deathMidFork(hello: Bool = true) async throws -> (ServerLife, UInt32, WirePeer, StateJournalTests.Directory) {
+    static func deathMidFork(
+        hello: Bool = true, renewer: InstanceRenewer = .disabled
+    ) async throws -> (ServerLife, UInt32, WirePeer, StateJournalTests.Directory) {
         let directory = StateJournalTests.Directory()
         let peer = try WirePeer()
         let first = try await ServerLife(directory, peer, hello: hello)
@@ -24,7 +26,7 @@ import Testing
         let fork = Task { try await engine.fork(thread: 2, request: 300) }
         let request = try await first.connection.next()
         #expect(request.payload == .forkRequest)
-        let second = try await ServerLife(directory, peer, hello: hello)
+        let second = try await ServerLife(directory, peer, hello: hello, renewer: renewer)
         first.bury()
         _ = await errno(of: fork)
         return (second, request.correlationID, peer, directory)
@@ -111,6 +113,25 @@ import Testing
         #expect(try await server.engine.fork(thread: 2, request: 300) == .zero)
         #expect(server.engine.generation != before)
         #expect(server.engine.forkResult(thread: 9) == .zero)
+    }
+
+    /// Becoming the child takes time (the renewal, the hooks): a request resent meanwhile is
+    /// still the fork in flight, answered with the zero UUID, not a new fork.
+    @Test func aRequestResentWhileTheChildIsRenewedIsTheForkInFlight() async throws {
+        let system = RecordingSystem()
+        system.hold("10-first")
+        let (server, id, _, _) = try await Self.deathMidFork(
+            renewer: .recording(system, CapturedLog(), stepClock: false))
+        defer { server.bury() }
+        let engine = server.engine
+        let before = engine.generation
+        try await server.connection.answerResync([WireMessage(correlationID: id, .parentID(UUID()))])
+        try await until("the child's hooks run") { engine.generation != before }
+        let resent = Task { try await engine.fork(thread: 2, request: 300) }
+        try await Task.sleep(for: .milliseconds(50))
+        system.release("10-first")
+        try await until("the fork is done", timeout: .seconds(5)) { await !engine.isForking }
+        #expect(try await resent.value == .zero)
     }
 
     @Test func withoutTheExtensionAForkThatWasSentCannotBeToldAndFailsWithEIO() async throws {

@@ -9,7 +9,9 @@ extension ForkEngine {
         let thread = request.thread
         let childhoods = self.childhoods
         let outcome = await platform.forkInFlightOutcome()
-        settling = nil
+        // Its resent request keeps waiting for the answer until it is recorded (becoming the
+        // child suspends for the renewal and the hooks).
+        defer { settling = nil }
         switch outcome {
         case .answered(let reply):
             await finish(id, thread: thread, childhoods: childhoods, outcome: reply)

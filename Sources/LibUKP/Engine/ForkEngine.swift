@@ -173,7 +173,8 @@ public actor ForkEngine: PlatformEvents {
     @discardableResult
     public func fork(thread: Int32, request: UInt64? = nil) async throws(Errno) -> UUID {
         if let request, let answer = answered[request] { return try answer.get() }
-        if let request, let settling, settling.key == request, requests[settling.id]?.continuation == nil {
+        if let request, let settling, settling.key == request, let restored = requests[settling.id],
+            restored.continuation == nil {
             // Resent: the fork it asked for is in flight (an earlier server sent it); its answer comes.
             return try await withCheckedContinuation { requests[settling.id]?.continuation = $0 }.get()
         }
