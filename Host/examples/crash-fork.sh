@@ -10,8 +10,8 @@ server() {
         case "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" in *serve-connection*) echo "${p#/proc/}" ;; esac
     done
 }
-kill_server() {  # $1: when; returns once another server runs
-    old=$(server)
+kill_server() {  # $1: when, $2: the server's pid if known; returns once another server runs
+    old=${2:-$(server)}
     [ -n "$old" ] && kill -9 "$old" && echo "killed the server ($1)"
     for _ in $(seq 500); do
         new=$(server)
@@ -22,15 +22,21 @@ kill_server() {  # $1: when; returns once another server runs
 }
 ukp-stall $U/generation /tmp/stop > /tmp/stall &
 stall=$!
+first=$(server)  # found now: finding it takes a while under TCG
 echo 1 > $U/fork &
 fork=$!
 # On the wire: the journal's last line is the ForkRequest's correlation id (and no answer yet).
 # Shell builtins only: under TCG each command started costs milliseconds.
-for _ in $(seq 2000); do
-    while IFS= read -r line; do last=$line; done < $journal
-    case "$last" in "- W "*) break ;; esac
+seen=
+for _ in $(seq 1000); do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        while IFS= read -r line; do last=$line; done < $journal
+        case "$last" in "- W "*) seen=1; break 2 ;; esac
+    done
+    usleep 1000
 done
-kill_server "fork in flight"
+[ -n "$seen" ] || echo "the fork was never seen on the wire"
+kill_server "fork in flight" "$first"
 wait $fork || { echo "fork write failed; journal: $(tr '\n' '|' < $journal)"; exit 1; }
 me=$(cat $U/fork)
 if [ "$me" = "00000000-0000-0000-0000-000000000000" ]; then
