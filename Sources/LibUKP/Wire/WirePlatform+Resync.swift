@@ -9,6 +9,9 @@ extension WirePlatform {
     /// without (a platform that offered the extension and does not know `Resync`).
     static let resyncStartTimeout = Duration.seconds(5)
 
+    /// What became of the fork an earlier server sent (restored from the journal): never
+    /// received if its `ForkRequest` was never written; else, with the extension, what the
+    /// next resync says (at most `resyncTimeout`), and without it unknown.
     public func forkInFlightOutcome() async -> ForkInFlightOutcome {
         let known = state.withLock { state -> ForkInFlightOutcome? in
             guard let restored = state.restored else { return .unknown }

@@ -7,14 +7,18 @@ public import Foundation
 /// The body of `Child` (this project's extension): one child of this instance as the
 /// platform knows it now, sent in answer to `Resync`.
 public struct WireChild: Sendable, Hashable {
+    /// The child's UUID.
     public var child: UUID
+    /// The snapshot it was created from.
     public var snapshot: UUID
-    /// Unix seconds.
+    /// When it was created, in Unix seconds.
     public var creationTime: UInt64
+    /// Its state now.
     public var state: InstanceState
     /// The exit code once `state` is `Stopped` (sent as 0 before).
     public var exitCode: UInt32
 
+    /// A child as the platform reports it; `exitCode` counts once `state` is `Stopped`.
     public init(child: UUID, snapshot: UUID, creationTime: UInt64, state: InstanceState, exitCode: UInt32 = 0) {
         self.child = child
         self.snapshot = snapshot
@@ -35,10 +39,12 @@ public struct WireChild: Sendable, Hashable {
 public struct WireResyncEnd: Sendable, Hashable {
     /// The fork the `Resync` asked about (0: none).
     public var fork: UInt32
+    /// What became of that fork.
     public var outcome: WireForkOutcome
     /// How many `Child` messages the platform sent in this resync.
     public var children: UInt32
 
+    /// The end of a resync that asked about `fork` and sent `children` `Child` messages.
     public init(fork: UInt32, outcome: WireForkOutcome, children: UInt32) {
         self.fork = fork
         self.outcome = outcome
