@@ -24,10 +24,11 @@ cleanup() {
     fi
     if grep -q " $private " /proc/mounts; then fusermount3 -u "$private" 2>/dev/null || umount -l "$private" 2>/dev/null || true; fi
     rmdir "$private" 2>/dev/null || true
+    rm -rf "$private.state"
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
-"$ukp" --mountpoint "$private" --log-level warning &
+"$ukp" --mountpoint "$private" --state-dir "$private.state" --log-level warning &
 pid=$!
 for _ in $(seq 400); do
     if grep -q " $private " /proc/mounts && [ -e "$private/fork" ]; then break; fi

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Measures real VM forks with ukp-host: for each guest size and each way of copying the
-# state, a guest forks FORKS times (each child exits at once, the parent waits for it) and
-# the host records how long the parent was paused and when the child was running.
-# Prints a table and writes it to docs/vm-fork-benchmark.md.
+# Measures real VM forks with ukp-host: for each guest size and each candidate (a way of
+# copying the parent for the child), a guest touches TOUCH_MIB MiB and then forks FORKS times
+# (each child exits at once, the parent waits for it); that is repeated ROUNDS times, the
+# candidates taking turns so that the load of the machine falls on all of them alike. The
+# host records how long the parent was paused and when the child was running, with the load
+# average. Prints a table per candidate and puts them in docs/vm-fork-benchmark.md (between its
+# bench-fork markers; the text around them stays).
 #
 #   Host/bench-fork.sh [MEMORY_MIB ...]     default: 128 512
-#   FORKS=3 TOUCH_MIB=24 MIGRATIONS="live shm file" UKP_GUEST_IMAGE=.build-guest
+#   FORKS=3 ROUNDS=3 TOUCH_MIB=24 UKP_GUEST_IMAGE=.build-guest
+#   CANDIDATES="reflink live background shm file"   a candidate is a --migration mode, optionally
+#       with more ukp-host options after colons: reflink:--flush-interval=0
+#   OUT=docs/vm-fork-benchmark.md   RESULTS=FILE: keep the fork records (JSON lines) there too
+#   VM_LOCK=/tmp/ukp-vm.lock   on a shared machine: run each ukp-host under `flock VM_LOCK`
+# Needs root for reflink (else ukp-host falls back to live, and the tables say so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 image=${UKP_GUEST_IMAGE:-$PWD/.build-guest}
@@ -13,10 +21,16 @@ image=${UKP_GUEST_IMAGE:-$PWD/.build-guest}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(128 512)
 forks=${FORKS:-3}
+rounds=${ROUNDS:-3}
 touch_mib=${TOUCH_MIB:-24}
+candidates=${CANDIDATES:-${MIGRATIONS:-reflink live background shm file}}
+out=${OUT:-docs/vm-fork-benchmark.md}
+for number in "$forks" "$rounds" "$touch_mib" "${sizes[@]}"; do
+    [[ $number =~ ^[1-9][0-9]*$ ]] || { echo "bench-fork: not a positive number: '$number'" >&2; exit 2; }
+done
 min=$(cat "$image/min-memory-mib" 2>/dev/null || echo 128)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'echo "bench-fork: stopped; the runs so far are in $work" >&2' EXIT
 cat > "$work/app.sh" <<APP
 # Touch ${touch_mib} MiB (a tmpfs file in guest memory), then fork ${forks} times.
 dd if=/dev/urandom of=/tmp/touched bs=1M count=${touch_mib} 2>/dev/null
@@ -28,44 +42,50 @@ for i in \$(seq ${forks}); do
 done
 APP
 results=$work/results.jsonl
+: > "$results"
 for memory in "${sizes[@]}"; do
     if [ "$memory" -lt "$min" ]; then
         echo "bench-fork: skipping ${memory} MiB: this image needs at least ${min} MiB" >&2
         continue
     fi
-    for migration in ${MIGRATIONS:-live shm file}; do
-        mkdir -p "$work/$memory-$migration"
-        echo "bench-fork: ${memory} MiB, ${migration}: ${forks} forks" >&2
-        Host/ukp-host --image "$image" --app "$work/app.sh" --memory "$memory" --migration "$migration" \
-            --state-dir "$work/$memory-$migration" > "$work/$memory-$migration.log" 2>&1 \
-            || { echo "bench-fork: ukp-host failed:" >&2; tail -20 "$work/$memory-$migration.log" >&2; exit 1; }
-        cat "$work/$memory-$migration/forks.jsonl" >> "$results"
+    for round in $(seq "$rounds"); do
+        for candidate in $candidates; do
+            IFS=: read -r migration options <<< "$candidate"
+            run=$work/$memory-$round-${candidate//[^a-z0-9]/_}
+            mkdir -p "$run"
+            echo "bench-fork: ${memory} MiB, ${candidate}, round ${round}/${rounds}: ${forks} forks" >&2
+            lock=()
+            [ -z "${VM_LOCK:-}" ] || lock=(flock "$VM_LOCK")
+            # shellcheck disable=SC2086 # the options are words
+            "${lock[@]}" Host/ukp-host --image "$image" --app "$work/app.sh" --memory "$memory" --migration "$migration" \
+                ${options//:/ } --state-dir "$run" > "$run.log" 2>&1 \
+                || { echo "bench-fork: ukp-host failed:" >&2; tail -20 "$run.log" >&2; exit 1; }
+            grep -h "FALLING BACK" "$run.log" >&2 || true
+            [ -r "$run/forks.jsonl" ] || { echo "bench-fork: no fork records in $run" >&2; exit 1; }
+            CANDIDATE=$candidate python3 -c '
+import json, os, sys
+for index, line in enumerate(sys.stdin):
+    row = json.loads(line)
+    row["candidate"], row["fork_index"] = os.environ["CANDIDATE"], index
+    print(json.dumps(row))' < "$run/forks.jsonl" >> "$results"
+        done
     done
 done
-python3 - "$results" "$forks" "$touch_mib" <<'PY' | tee docs/vm-fork-benchmark.md
-import json, statistics, sys, platform, subprocess
-rows = [json.loads(line) for line in open(sys.argv[1])]
-qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-print("# Real VM fork: measured\n")
-print(f"`Host/bench-fork.sh` on this machine ({platform.machine()}, {qemu}, TCG): a guest touches "
-      f"{sys.argv[3]} MiB, then forks {sys.argv[2]} times; each child exits at once and the parent waits for it. "
-      "Medians, in milliseconds, from ukp-host's own clock: *paused* is from the parent's `STOP` event to its `RESUME` event (QEMU's timestamps); "
-      "*child running* is the ForkRequest's arrival to `cont` of the child; *copied* is the RAM copied "
-      "for the child (`shm`: the RAM file's data, copied while the parent is paused; `live`: RAM sent while "
-      "the parent runs, which pauses only for the last dirty pages; `file`: RAM saved while paused).\n")
-import os
-print(f"Load average when measured: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-      "(TCG runs one VM on about one core: a loaded machine inflates every number).\n")
-print("| guest | migration | parent paused | request → child running | RAM copied (MiB) |")
-print("|---|---|---|---|---|")
-groups = {}
-for row in rows:
-    groups.setdefault((row["memory_mib"], row["migration"]), []).append(row)
-for (memory, migration), group in sorted(groups.items()):
-    med = lambda key: (f"{statistics.median(r[key] for r in group if r.get(key) is not None):.0f}"
-                       if any(r.get(key) is not None for r in group) else "–")
-    print(f"| {memory} MiB | {migration} | {med('paused_ms')} | {med('child_running_ms')} | {med('copied_mib')} |")
-print("\nFor comparison, VM-FACTS measured on an idle machine of this kind: a 128 MiB guest paused "
-      "≈60–90 ms, its child running ≈160–425 ms after the request. `live` (ukp-host's default) pauses the "
-      "parent for the last dirty pages only; how soon the child runs grows with the load of the machine.")
+[ -z "${RESULTS:-}" ] || cp "$results" "$RESULTS"
+python3 Host/bench-fork-report.py "$results" "$forks" "$rounds" "$touch_mib" "$candidates" > "$work/report.md"
+cat "$work/report.md"
+# Replace the generated part of OUT (between the markers), keeping what is written around it.
+python3 - "$out" "$work/report.md" <<'PY'
+import os, re, sys
+out, report = sys.argv[1], open(sys.argv[2]).read()
+section = ("<!-- bench-fork: begin (generated by Host/bench-fork.sh; rerun to replace) -->\n" + report
+           + "<!-- bench-fork: end -->")
+text = open(out).read() if os.path.exists(out) else ""
+if "<!-- bench-fork: begin" in text:
+    text = re.sub(r"<!-- bench-fork: begin.*?<!-- bench-fork: end -->", lambda _: section, text, flags=re.S)
+else:
+    text = section + "\n"
+open(out, "w").write(text)
 PY
+trap - EXIT
+rm -rf "$work"

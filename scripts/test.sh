@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: the Swift suites (in-process, and through the kernel),
 # the end-to-end tests of the daemon with ordinary clients (Tests/e2e), python-periphery
-# on the sysfs example, and the DocC reference check. Tests that
+# on the sysfs example, the DocC reference check, and the malloc-count gate of the hot paths. Tests that
 # need /dev/fuse say loudly when they are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ swift test --skip-build || status=$?
 UKP_FUSE="$(swift build --show-bin-path)/ukp-fuse" Tests/e2e/run.sh || status=$?
 SYSFS_FUSE="$(swift build --show-bin-path)/sysfs-fuse" Examples/Sysfs/tests/run.sh || status=$?   # python-periphery, unshare -m
 scripts/docs.sh || status=$?      # the DocC reference builds without a warning (no broken symbol link)
+Benchmarks/micro-check.sh || status=$?   # mallocs per operation of the hot paths: no more than recorded
 Host/tests/run.sh || status=$?    # a real QEMU VM forks (skipped loudly without QEMU)
 if grep -E ' fuse(\.| )' /proc/mounts | grep -v '^fusectl' >&2; then
     echo "test.sh: FUSE mounts were left behind" >&2

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <poll.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,36 @@ struct vfskit_io {
 };
 
 static struct vfskit_io *connections[VFSKIT_MAX_FDS];
+/* How long the worker that just answered a request polls for the next one before it
+   sleeps in read(2): a request found that way costs the server no wake-up. Only when no
+   other worker is busy (a lone caller waiting on each answer, where the wake-up is most of
+   the round trip; under concurrent load the CPU is better spent answering), one worker at
+   a time, and only right after a request: an idle server sleeps. */
+static long spin_ns = 50000;
+static int spinner_busy;
+static int busy_workers;                 /* workers between a request read and their next read */
+static __thread int holding_request;
+
+void vfskit_io_set_spin(long nanoseconds) { __atomic_store_n(&spin_ns, nanoseconds, __ATOMIC_RELAXED); }
+
+static long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Polls `fd` for a pending request for up to spin_ns, if no other worker does. */
+static void spin_for_request(int fd) {
+    long budget = __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
+    if (budget <= 0 || __atomic_load_n(&busy_workers, __ATOMIC_RELAXED) > 0) return;
+    if (__atomic_exchange_n(&spinner_busy, 1, __ATOMIC_ACQUIRE)) return;
+    long deadline = now_ns() + budget;
+    struct pollfd pending = { .fd = fd, .events = POLLIN };
+    do {
+        if (poll(&pending, 1, 0) > 0) break;
+    } while (now_ns() < deadline);
+    __atomic_store_n(&spinner_busy, 0, __ATOMIC_RELEASE);
+}
 static __thread uint64_t current_unique;
 static __thread uint64_t current_poll_kh;
 
@@ -104,8 +136,15 @@ ssize_t vfskit_io_read(int fd, void *buf, size_t buf_len, void *userdata) {
         while (io->init_in_flight) pthread_cond_wait(&io->init_done, &io->lock);
         pthread_mutex_unlock(&io->lock);
     }
+    if (holding_request) {
+        holding_request = 0;
+        __atomic_sub_fetch(&busy_workers, 1, __ATOMIC_RELAXED);
+    }
+    spin_for_request(fd);
     count = read(fd, buf, buf_len);
     if (count < 0) return count;
+    holding_request = 1;
+    __atomic_add_fetch(&busy_workers, 1, __ATOMIC_RELAXED);
     if (io != NULL && io->record_path != NULL && count >= (ssize_t)sizeof(struct fuse_in_header)
         && ((const struct fuse_in_header *)buf)->opcode == VFSKIT_FUSE_INIT) {
         record_init(io->record_path, buf, (size_t)count);

@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// more than `threshold` bytes sit free there, `malloc_trim(0)` returns them.
 struct HeapTrimService: Service {
     var interval: Duration = .seconds(5)
-    var threshold = 32 << 20
+    var threshold = 4 << 20
 
     func run() async {
         await cancelWhenGracefulShutdown {

@@ -29,6 +29,10 @@ uint64_t vfskit_current_unique(void);
 /// The kernel's poll handle (`kh`) of the FUSE_POLL this thread read last; 0 for other requests.
 uint64_t vfskit_current_poll_kh(void);
 
+/// How long (ns) a worker that just answered a request polls for the next one before it
+/// sleeps in read(2) (default 50,000; 0: never). One worker at a time.
+void vfskit_io_set_spin(long nanoseconds);
+
 /// Wakes the kernel pollers registered under `kh` (FUSE_NOTIFY_POLL). Returns 0 or -errno.
 int vfskit_notify_poll(int fd, uint64_t kh);
 

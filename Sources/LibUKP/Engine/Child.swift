@@ -27,17 +27,19 @@ public final class Child: Sendable {
     private struct State {
         var status: InstanceState
         var exitCode: Int32?
-        /// Set when the engine shuts down or becomes a child: waits fail with it.
-        var closedWith: Errno?
     }
 
     private let state: Mutex<State>
+    /// What a wait comes to, readable without the lock (thousands of parked writers read it
+    /// at once when the child stops): 0 still waiting, -1 stopped, else the errno waits fail with.
+    private let waitOutcome = Atomic<Int32>(0)
 
     public init(id: UUID, snapshot: UUID, creationTime: Int64, status: InstanceState = .starting) {
         self.id = id
         self.snapshot = snapshot
         self.creationTime = creationTime
         self.state = Mutex(State(status: status))
+        if status == .stopped { waitOutcome.store(-1, ordering: .releasing) }
     }
 
     /// The current state.
@@ -61,10 +63,10 @@ public final class Child: Sendable {
     /// with once the engine shut down or became a child.
     public var waitIsOver: Bool {
         get throws(Errno) {
-            try state.withLock { state throws(Errno) -> Bool in
-                if state.status == .stopped { return true }
-                if let error = state.closedWith { throw error }
-                return false
+            switch waitOutcome.load(ordering: .acquiring) {
+            case 0: return false
+            case -1: return true
+            case let errno: throw Errno(rawValue: errno)
             }
         }
     }
@@ -92,20 +94,22 @@ public final class Child: Sendable {
                 state.status = .stopped
                 state.exitCode = code
             }
+            if state.status == .stopped { waitOutcome.store(-1, ordering: .releasing) }
             return (true, state.status == .stopped)
         }
-        if changed {
-            statusChanged.signal()
-            waitChanged.signal()
-        }
+        guard changed else { return stopped }
+        statusChanged.signal()
+        // Waits (and `wait` pollers) care only for the stop and the exit code, not for the
+        // states before: each signal makes every parked writer look again.
+        if case .status(let status) = event, status != .stopped { return stopped }
+        waitChanged.signal()
         return stopped
     }
 
     /// Fails every blocked and future wait with `error` (engine shutdown, becoming a child).
     func close(with error: Errno) {
-        state.withLock { state in
-            if state.closedWith == nil { state.closedWith = error }
-        }
+        // The first error stands; a child that stopped already is a wait that is over.
+        _ = waitOutcome.compareExchange(expected: 0, desired: error.rawValue, ordering: .acquiringAndReleasing)
         waitChanged.signal()
     }
 }

@@ -128,7 +128,7 @@ public actor ForkEngine: PlatformEvents {
             if let last = record.lastCompleted { results.record(last, thread: nil) }
         }
         let now = Int64.nowMilliseconds
-        for entry in record.children.values {
+        for entry in record.childrenInOrder {
             let child = Child(id: entry.child.id, snapshot: entry.child.snapshot, creationTime: entry.child.creationTime)
             if entry.status != .stopped { child.apply(.status(entry.status)) }
             if let code = entry.exitCode { child.apply(.exited(code)) } else if entry.status == .stopped { child.apply(.status(.stopped)) }

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import OrderedCollections
+import VFSKit
 
 /// What the state journal says about one instance: replayed on restart, kept up to date
 /// as events are recorded, and written out whole when the journal is compacted.
@@ -15,18 +16,23 @@ struct InstanceRecord: Sendable, Equatable {
         var exitCode: Int32?
         /// When it stopped (Unix ms): its retention runs from there.
         var stoppedAt: Int64?
+        /// Its place in creation order.
+        var serial: UInt64 = 0
     }
 
     /// How many answered forks are remembered, to answer a resent request once.
     static let answeredLimit = 256
+    /// For how many threads a fork result is kept (the engine's default).
+    static let threadLimit = 4096
 
     var generation = UUID()
     var createdByFork = false
-    /// Per-thread fork results, least recently recorded first.
+    /// Per-thread fork results, least recently recorded first (at most `threadLimit`).
     var results: OrderedDictionary<Int32, UUID> = [:]
     var lastCompleted: UUID?
-    /// The children in creation order.
-    var children: OrderedDictionary<UUID, ChildRecord> = [:]
+    /// The children, by UUID (O(1) to add and remove, whatever their number).
+    var children: [UUID: ChildRecord] = [:]
+    private var nextSerial: UInt64 = 0
     /// Forks sent to the platform and not answered: the kernel request and its thread.
     var forksInFlight: OrderedDictionary<UInt64, Int32?> = [:]
     /// The last forks answered, by kernel request, oldest first.
@@ -47,9 +53,11 @@ struct InstanceRecord: Sendable, Equatable {
             if let thread {
                 results.removeValue(forKey: thread)
                 results[thread] = result
+                if results.count > Self.threadLimit { results.removeFirst() }
             }
         case .childAdded(let child):
-            children[child.id] = ChildRecord(child: child)
+            nextSerial += 1
+            children[child.id] = ChildRecord(child: child, serial: nextSerial)
         case .childStatus(let id, let state):
             children[id]?.status = state
         case .childStopped(let id, let code, let stoppedAt):
@@ -58,6 +66,7 @@ struct InstanceRecord: Sendable, Equatable {
             children[id]?.stoppedAt = stoppedAt
         case .childRemoved(let id):
             children.removeValue(forKey: id)
+            children.shrinkIfSparse()
         case .becameChild(let generation):
             self.generation = generation
             createdByFork = true
@@ -89,12 +98,15 @@ struct InstanceRecord: Sendable, Equatable {
         forksInFlight.elements.last.map { ($0.key, $0.value, forkCorrelation) }
     }
 
+    /// The children in creation order (O(n log n): for restoring and compacting).
+    var childrenInOrder: [ChildRecord] { children.values.sorted { $0.serial < $1.serial } }
+
     /// The events that rebuild this record from nothing (what compaction writes).
     var events: [StateEvent] {
         var events: [StateEvent] = [.instance(generation: generation, createdByFork: createdByFork)]
         for (thread, result) in results { events.append(.result(thread: thread, result)) }
         if let lastCompleted, lastCompleted != results.values.last { events.append(.result(thread: nil, lastCompleted)) }
-        for record in children.values {
+        for record in childrenInOrder {
             events.append(.childAdded(record.child))
             if record.status != .starting { events.append(.childStatus(record.child.id, record.status)) }
             if let stoppedAt = record.stoppedAt {

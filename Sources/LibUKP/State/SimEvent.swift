@@ -59,12 +59,14 @@ struct SimRecord: Sendable, Equatable {
         var parent: UUID?
         var status: InstanceState
         var exitCode: Int32?
+        /// Its place in creation order.
+        var serial: UInt64 = 0
     }
 
     var root: UUID?
-    /// Every live instance, the root included, in creation order.
+    /// Every live instance, the root included (O(1) to add and remove, whatever their number).
     var instances: [UUID: Instance] = [:]
-    var order: [UUID] = []
+    private var nextSerial: UInt64 = 0
     var forkLatencyMs = 0
     var bootLatencyMs = 0
     var failNextForks = 0
@@ -74,14 +76,22 @@ struct SimRecord: Sendable, Equatable {
         case .root(let id):
             root = id
         case .instance(let id, let parent, let status, let code):
-            if instances[id] == nil { order.append(id) }
-            instances[id] = Instance(parent: parent, status: status, exitCode: code)
+            if let serial = instances[id]?.serial {
+                instances[id] = Instance(parent: parent, status: status, exitCode: code, serial: serial)
+            } else {
+                nextSerial += 1
+                instances[id] = Instance(parent: parent, status: status, exitCode: code, serial: nextSerial)
+            }
         case .instanceRemoved(let id):
-            if instances.removeValue(forKey: id) != nil { order.removeAll { $0 == id } }
+            instances.removeValue(forKey: id)
+            instances.shrinkIfSparse()
         case .settings(let fork, let boot, let fail):
             (forkLatencyMs, bootLatencyMs, failNextForks) = (fork, boot, fail)
         }
     }
+
+    /// The live instances in creation order (O(n log n): for restoring and compacting).
+    var order: [UUID] { instances.sorted { $0.value.serial < $1.value.serial }.map(\.key) }
 
     var events: [SimEvent] {
         var events: [SimEvent] = []

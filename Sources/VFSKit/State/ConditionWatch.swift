@@ -39,8 +39,9 @@ final class ConditionWatch: Sendable {
             return state.result
         }
         if let ended { return completion(ended) }
-        // Watch first, then look: a change between the two is not lost.
-        let observer = signal.addObserver { [self] in evaluate() }
+        // Watch first, then look: a change between the two is not lost. The signal stops
+        // calling (and forgets) the watcher once it answers that the wait is over.
+        let observer = signal.addWatcher { [self] in !evaluate(signalled: true) }
         let deathHandler = entry?.onDeath { [self] in finish(.failure(.staleNFSFileHandle)) }
         let alreadyEnded = state.withLock { state -> Bool in
             state.observer = observer
@@ -59,16 +60,20 @@ final class ConditionWatch: Sendable {
         finish(.failure(error))
     }
 
-    /// Re-evaluates the condition: ends the wait when it holds or throws.
-    private func evaluate() {
+    /// Re-evaluates the condition: ends the wait when it holds or throws. Returns whether
+    /// the wait is over (`signalled`: the signal itself forgets the watcher then).
+    @discardableResult
+    private func evaluate(signalled: Bool = false) -> Bool {
         do throws(Errno) {
-            if try holds() { finish(.success(())) }
+            guard try holds() else { return state.withLock { $0.result != nil } }
+            finish(.success(()), signalled: signalled)
         } catch {
-            finish(.failure(error))
+            finish(.failure(error), signalled: signalled)
         }
+        return true
     }
 
-    private func finish(_ result: Result<Void, Errno>) {
+    private func finish(_ result: Result<Void, Errno>, signalled: Bool = false) {
         let ended = state.withLock { state -> (Completion?, UInt64?, UInt64?)? in
             guard state.result == nil else { return nil }
             state.result = result
@@ -76,7 +81,7 @@ final class ConditionWatch: Sendable {
             return (state.completion, state.observer, state.deathHandler)
         }
         guard let (completion, observer, deathHandler) = ended else { return }
-        unwatch(observer, deathHandler)
+        unwatch(signalled ? nil : observer, deathHandler)
         completion?.call(result)
     }
 

@@ -31,6 +31,7 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
 
         mutating func remove(_ key: Key) -> Entry? {
             guard let entry = entries.removeValue(forKey: key) else { return nil }
+            entries.shrinkIfSparse()
             let index = listing.position(of: entry.serial)
             listing[index] = ListedEntry(name: nil, serial: entry.serial, isHole: true)
             holes += 1
@@ -38,9 +39,10 @@ public final class DynamicEntries<Key: PathKey, Value: Sendable>: Sendable {
             return entry
         }
 
-        /// Drops the holes (O(n), once per n/2 removals).
+        /// Drops the holes (O(n), once per n/2 removals), and the room they took.
         mutating func sweep() {
             listing.removeAll { $0.isHole }
+            listing.shrinkIfSparse()
             holes = 0
         }
 

@@ -23,6 +23,11 @@ final class InodeTable: Sendable {
     }
 
     func remove(_ inos: some Sequence<UInt64>) {
-        for ino in inos { _ = shard(ino).vnodes.withLock { $0.removeValue(forKey: ino) } }
+        for ino in inos {
+            shard(ino).vnodes.withLock { vnodes in
+                vnodes.removeValue(forKey: ino)
+                vnodes.shrinkIfSparse()
+            }
+        }
     }
 }

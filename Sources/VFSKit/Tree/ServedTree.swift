@@ -186,6 +186,8 @@ final class ServedTree: Sendable {
         directory.dynamicChildren.withLock { children in
             if children.byName[name] === vnode { children.byName[name] = nil }
             if children.inoBySerial[serial] == vnode.ino { children.inoBySerial[serial] = nil }
+            children.byName.shrinkIfSparse()
+            children.inoBySerial.shrinkIfSparse()
         }
         var doomed: [UInt64] = []
         var stack = [vnode]

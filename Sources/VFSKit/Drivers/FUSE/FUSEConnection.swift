@@ -17,12 +17,18 @@ final class FUSEConnection: Sendable {
     /// Tags this server's file handles (see `FUSEHandover.epoch`).
     let epoch: UInt16
 
-    private struct Parked {
-        var isOpen = true
-        var requests: [ObjectIdentifier: ParkedRequest] = [:]
+    /// Parked requests by `fuse_req_t` address, in shards: answers given on several threads
+    /// at once (writers released by one signal) rarely meet on one lock.
+    private final class Shard: Sendable {
+        let requests = Mutex<[UInt: ParkedRequest]>([:])
     }
 
-    private let parked = Mutex(Parked())
+    private static let shardCount = 16
+    private let shards = (0..<FUSEConnection.shardCount).map { _ in Shard() }
+    /// Later answers being sent right now, and whether `close()` began: a later answer is
+    /// sent only while the session is open (`close()` waits for those under way).
+    private let answering = Atomic<Int>(0)
+    private let closed = Atomic(false)
     /// The session, while notifications may be written to it.
     private let notificationTarget = Mutex<SessionHandle?>(nil)
     /// Entry invalidations wait for the kernel's directory lock: never on a caller's thread.
@@ -112,26 +118,37 @@ final class FUSEConnection: Sendable {
         _ raw: OpaquePointer, onInterrupt: @escaping @Sendable () -> Void,
         send: @escaping @Sendable (OpaquePointer, Result<Value, Errno>) -> Void
     ) -> LaterReply<Value> {
-        let request = ParkedRequest(raw: raw, onInterrupt: onInterrupt)
-        parked.withLock { $0.requests[ObjectIdentifier(request)] = request }
-        // The interrupt callback's reference, released once the request is answered.
-        fuse_req_interrupt_func(raw, fuseInterrupted, Unmanaged.passRetained(request).toOpaque())
+        let key = Self.key(raw)
+        shard(key).requests.withLock { $0[key] = ParkedRequest(raw: raw, onInterrupt: onInterrupt) }
+        fuse_req_interrupt_func(raw, fuseInterrupted, Unmanaged.passUnretained(self).toOpaque())
         return LaterReply { [self] result in
-            answer(request) { send($0, result) }
+            answer(key) { send($0, result) }
         }
     }
 
-    /// Answers a parked request with `send`, unless `close()` already did.
-    private func answer(_ request: ParkedRequest, _ send: (OpaquePointer) -> Void) {
-        let answered = parked.withLock { table -> Bool in
-            guard table.requests.removeValue(forKey: ObjectIdentifier(request)) != nil else { return false }
-            // Waits for a running interrupt callback (it holds the request's lock; it only hops).
-            fuse_req_interrupt_func(request.raw, nil, nil)
-            send(request.raw)
-            return true
-        }
-        if answered { Unmanaged.passUnretained(request).release() }
+    /// Answers a parked request with `send`, unless `close()` already did. No lock is held
+    /// while sending: an interrupt racing with the answer finds the request gone (libfuse
+    /// keeps the request's memory while its interrupt callback runs, so its address is
+    /// not reused meanwhile).
+    private func answer(_ key: UInt, _ send: (OpaquePointer) -> Void) {
+        answering.add(1, ordering: .sequentiallyConsistent)
+        defer { answering.subtract(1, ordering: .sequentiallyConsistent) }
+        guard !closed.load(ordering: .sequentiallyConsistent),
+            let request = shard(key).requests.withLock({ $0.removeValue(forKey: key) })
+        else { return }
+        send(request.raw)
     }
+
+    /// The kernel interrupted the parked request `raw`: stop its handler, from another thread.
+    func interrupted(_ raw: OpaquePointer) {
+        let key = Self.key(raw)
+        guard let request = shard(key).requests.withLock({ $0[key] }) else { return }
+        DispatchQueue.global().async { request.onInterrupt() }
+    }
+
+    private static func key(_ raw: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(raw))) }
+
+    private func shard(_ key: UInt) -> Shard { shards[Int((key >> 4) % UInt(Self.shardCount))] }
 
     /// Lets notifications reach the kernel once the session is mounted.
     func attach(_ session: SessionHandle) {
@@ -160,24 +177,25 @@ final class FUSEConnection: Sendable {
     /// Once the session loop has ended: answers every parked request with `error`, stops
     /// its handler, and stops all further writes to the session.
     func close(answering error: Errno = .ioError) {
-        let abandoned = parked.withLock { table -> [ParkedRequest] in
-            table.isOpen = false
-            defer { table.requests = [:] }
-            for request in table.requests.values {
-                fuse_req_interrupt_func(request.raw, nil, nil)
-                _ = fuse_reply_err(request.raw, error.rawValue)
+        closed.store(true, ordering: .sequentiallyConsistent)
+        while answering.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
+        var abandoned: [ParkedRequest] = []
+        for shard in shards {
+            abandoned += shard.requests.withLock { requests in
+                defer { requests = [:] }
+                return Array(requests.values)
             }
-            return Array(table.requests.values)
+        }
+        for request in abandoned {
+            fuse_req_interrupt_func(request.raw, nil, nil)
+            _ = fuse_reply_err(request.raw, error.rawValue)
         }
         notificationTarget.withLock { $0 = nil }
-        for request in abandoned {
-            Unmanaged.passUnretained(request).release()
-            request.onInterrupt()
-        }
+        for request in abandoned { request.onInterrupt() }
     }
 
     /// How many requests wait for a later answer right now.
-    var parkedCount: Int { parked.withLock { $0.requests.count } }
+    var parkedCount: Int { shards.reduce(0) { $0 + $1.requests.withLock { $0.count } } }
 }
 
 /// A request answered later: the kernel request and what stops its handler.
@@ -193,10 +211,9 @@ final class ParkedRequest: @unchecked Sendable {
 }
 
 /// The kernel interrupted a parked request (the caller got a signal). libfuse calls this
-/// on its worker with the request's lock held, and answering takes that lock: so the
-/// handler is stopped from another thread, never from here.
+/// on its worker with the request's lock held: the handler is stopped from another thread
+/// (its answer may come at once), never from here.
 func fuseInterrupted(_ req: fuse_req_t?, _ data: UnsafeMutableRawPointer?) {
-    guard let data else { return }
-    let request = Unmanaged<ParkedRequest>.fromOpaque(data).takeUnretainedValue()
-    DispatchQueue.global().async { request.onInterrupt() }
+    guard let req, let data else { return }
+    Unmanaged<FUSEConnection>.fromOpaque(data).takeUnretainedValue().interrupted(req)
 }
