@@ -229,37 +229,34 @@ import Testing
 
     // MARK: A lost stream, the server alive
 
-    @Test func aForkInFlightOnALostStreamIsAnsweredByTheNextConnectionsResync() async throws {
-        let directory = StateJournalTests.Directory()
+    /// A server whose stream is lost with a fork in flight, the fork, its correlation id, and
+    /// the next connection (its resync not answered yet).
+    static func streamLostMidFork() async throws -> (ServerLife, Task<UUID, any Error>, UInt32, WirePeerConnection) {
         let peer = try WirePeer()
-        let server = try await ServerLife(directory, peer)
-        defer { server.bury() }
+        let server = try await ServerLife(StateJournalTests.Directory(), peer)
         try await server.connection.answerResync()
         let engine = server.engine
         let fork = Task { try await engine.fork(thread: 1, request: 500) }
         let request = try await server.connection.next()
         server.connection.close()
-        let again = try await peer.accept()
+        return (server, fork, request.correlationID, try await peer.accept())
+    }
+
+    @Test func aForkInFlightOnALostStreamIsAnsweredByTheNextConnectionsResync() async throws {
+        let (server, fork, id, again) = try await Self.streamLostMidFork()
+        defer { server.bury() }
         let child = UUID()
-        let resync = try await again.answerResync([Self.forkCreated(request.correlationID, child)])
-        #expect(resync.fork == request.correlationID)
+        let resync = try await again.answerResync([Self.forkCreated(id, child)])
+        #expect(resync.fork == id)
         #expect(try await fork.value == child)
         #expect(server.engine.children.keys == [child])
     }
 
     @Test func aForkOnALostStreamThatThePlatformNeverReceivedIsSentAgain() async throws {
-        let directory = StateJournalTests.Directory()
-        let peer = try WirePeer()
-        let server = try await ServerLife(directory, peer)
+        let (server, fork, id, again) = try await Self.streamLostMidFork()
         defer { server.bury() }
-        try await server.connection.answerResync()
-        let engine = server.engine
-        let fork = Task { try await engine.fork(thread: 1) }
-        let request = try await server.connection.next()
-        server.connection.close()
-        let again = try await peer.accept()
         try await again.answerResync(outcome: .neverReceived)
-        let child = try await again.answerFork(other: request.correlationID)
+        let child = try await again.answerFork(other: id)
         #expect(try await fork.value == child)
     }
 
