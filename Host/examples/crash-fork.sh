@@ -33,6 +33,7 @@ for _ in $(seq 1000); do
         while IFS= read -r line; do last=$line; done < $journal
         case "$last" in "- W "*) seen=1; break 2 ;; esac
     done
+    kill -0 $fork 2>/dev/null || break
     usleep 1000
 done
 [ -n "$seen" ] || echo "the fork was never seen on the wire"

@@ -41,7 +41,9 @@ if REASON:
 @unittest.skipIf(REASON, REASON or "")
 class VMCrashTests(unittest.TestCase):
     def test_the_guests_server_killed_while_a_vm_forks_and_waits(self):
-        output, state = run_ukp_host(self, "crash-fork.sh", image=IMAGE)
+        # The fork starts 300 ms after its request: time for a shell under TCG to see the
+        # ForkRequest on the wire and kill the server (a reflink fork is over in ~100 ms).
+        output, state = run_ukp_host(self, "crash-fork.sh", "--fork-delay", "300", image=IMAGE)
         kills = re.findall(r"\[\w+\] killed the server \(([^)]*)\)", output)
         self.assertIn("fork in flight", kills, output)
         self.assertIn("in the child", kills, output)
