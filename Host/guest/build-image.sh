@@ -5,6 +5,7 @@
 #
 #   Host/guest/build-image.sh [OUT]     default OUT: .build-guest (vmlinuz, initrd.gz)
 #   UKP_FUSE=path/to/ukp-fuse  use this binary instead of building one
+#   UKP_GUEST_KERNEL=PACKAGE   the kernel meta-package (default linux-image-cloud-amd64)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mkdir -p "${1:-$repo/.build-guest}" && cd "${1:-$repo/.build-guest}" && pwd)
@@ -13,6 +14,7 @@ work=$out/work
 need=()
 command -v busybox >/dev/null && busybox --list | grep -qx insmod || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
+command -v xz >/dev/null || need+=(xz-utils)
 command -v cc >/dev/null || need+=(gcc)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
@@ -21,9 +23,10 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# The kernel: the package linux-image-cloud-amd64 points at, unpacked.
-kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
-[ -n "$kernel_pkg" ] || { echo "build-image: no linux-image-cloud-amd64 in apt (run apt-get update)" >&2; exit 1; }
+# The kernel: the package the meta-package points at, unpacked.
+kernel_meta=${UKP_GUEST_KERNEL:-linux-image-cloud-amd64}
+kernel_pkg=$(apt-cache depends "$kernel_meta" | awk '/Depends: linux-image-/{print $2; exit}')
+[ -n "$kernel_pkg" ] || { echo "build-image: no $kernel_meta in apt (run apt-get update)" >&2; exit 1; }
 mkdir -p "$work/deb"
 if [ ! -d "$work/kernel-$kernel_pkg" ]; then
     (cd "$work/deb" && apt-get download "$kernel_pkg" 2>/dev/null)
@@ -32,6 +35,7 @@ fi
 kroot=$work/kernel-$kernel_pkg
 cp "$kroot"/boot/vmlinuz-* "$out/vmlinuz"
 cp "$kroot"/boot/config-* "$out/kernel.config"    # ukp-host adds the vmgenid device if it has the driver
+ls "$kroot/lib/modules" > "$out/kernel-release"
 
 # ukp-fuse.
 if [ -z "${UKP_FUSE:-}" ]; then
@@ -46,11 +50,19 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib/modules,proc,sys,dev,tmp,run,etc
 cp "$(command -v busybox)" "$root/bin/busybox"
 for applet in $(busybox --list); do [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"; done
 for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console fuse qemu_fw_cfg vmgenid; do
-    find "$kroot/lib/modules" -name "$module.ko*" -exec cp {} "$root/lib/modules/$module.ko" \;
+    # Newer Debian kernels compress their modules; busybox's insmod takes them plain.
+    find "$kroot/lib/modules" -name "$module.ko*" | while read -r ko; do
+        case "$ko" in
+            *.xz) xz -dc "$ko" ;;
+            *.zst) zstd -dc "$ko" ;;
+            *) cat "$ko" ;;
+        esac > "$root/lib/modules/$module.ko"
+    done
 done
 cp "$UKP_FUSE" "$root/usr/bin/ukp-fuse"
 cp /usr/bin/fusermount3 "$root/usr/bin/fusermount3"
 cc -static -O2 -o "$root/usr/bin/ukp-watch" "$repo/Host/guest/ukp-watch.c"
+cc -static -O2 -o "$root/usr/bin/ukp-stall" "$repo/Host/guest/ukp-stall.c"
 cc -static -O2 -I "$repo/clients/c" -o "$root/usr/bin/ukp-renewal-check" "$repo/Host/guest/ukp-renewal-check.c"
 mkdir -p "$root/etc/ukp/child-hooks"
 cp "$repo"/Host/guest/child-hooks/* "$root/etc/ukp/child-hooks/"

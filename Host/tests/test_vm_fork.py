@@ -28,12 +28,12 @@ def guest_memory():
         return 256
 
 
-def run_ukp_host(test, app, *options):
+def run_ukp_host(test, app, *options, image=IMAGE):
     """Runs Host/ukp-host with Host/examples/`app` (at most 2 VMs) to the end and checks that
     it exited 0; returns its output and its state directory."""
     state = tempfile.mkdtemp(prefix="ukp-vm-e2e-")
     test.addCleanup(shutil.rmtree, state, True)
-    command = [os.path.join(REPO, "Host", "ukp-host"), "--image", IMAGE, *options,
+    command = [os.path.join(REPO, "Host", "ukp-host"), "--image", image, *options,
                "--app", os.path.join(REPO, "Host", "examples", app),
                "--memory", str(guest_memory()), "--max-vms", "2", "--state-dir", state]
     try:

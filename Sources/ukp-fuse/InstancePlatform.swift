@@ -51,12 +51,12 @@ struct InstancePlatform: Sendable {
             let path = settings.wirePath ?? ServeOptions.defaultWirePath
             var wireLogger = logger
             wireLogger[metadataKey: "platform"] = "wire"
-            let wire = WirePlatform(path: path, hello: settings.wireHello) { [wireLogger] level, line in
+            let engineJournal = journal.map { EngineJournal($0) }
+            let wire = WirePlatform(path: path, hello: settings.wireHello, journal: engineJournal) { [wireLogger] level, line in
                 wireLogger.log(level: level.loggerLevel, "\(line)")
             }
             let renewer = InstanceRenewer(system: LinuxRenewalSystem(), options: renewal, logger: renewalLogger)
-            let engine = ForkEngine(
-                platform: wire, configuration: configuration, renewer: renewer, journal: journal.map { EngineJournal($0) })
+            let engine = ForkEngine(platform: wire, configuration: configuration, renewer: renewer, journal: engineJournal)
             do {
                 try wire.start()
             } catch {

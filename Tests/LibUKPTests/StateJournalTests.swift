@@ -35,6 +35,7 @@ import VFSKit
         .forkSent(key: 77, thread: 9), .forkSent(key: 78, thread: nil),
         .forkAnswered(key: 77, .success(child.id)), .forkAnswered(key: 78, .failure(.signalFailed)),
         .forkAnswered(key: 79, .failure(.rejected(.noMemory))), .forkAbandoned(key: 80),
+        .forkCorrelation(0xffff_fffe),
     ]
 
     @Test(arguments: events)
@@ -56,7 +57,8 @@ import VFSKit
         #expect(SimEvent.parse(Substring(event.line)) == event, "\(event.line)")
     }
 
-    @Test(arguments: ["", "x", "- Q 1", "- R 1", "- C not-a-uuid", "- A 5 nonsense", "- X \(UUID()) 1", "~ I x", "~ L 1 2"])
+    @Test(arguments: ["", "x", "- Q 1", "- R 1", "- C not-a-uuid", "- A 5 nonsense", "- X \(UUID()) 1", "~ I x", "~ L 1 2",
+                      "- W -1", "- W 4294967296", "- W 1 2"])
     func malformedLinesDoNotParse(_ line: String) {
         #expect(StateEvent.parse(Substring(line)) == nil && SimEvent.parse(Substring(line)) == nil, "\(line)")
     }
@@ -78,6 +80,28 @@ import VFSKit
         #expect(rebuilt.childrenInOrder.map(\.child) == [other, second], "in creation order")
         #expect(rebuilt.results == record.results && rebuilt.lastCompleted == record.lastCompleted)
         #expect(rebuilt.forksInFlight == record.forksInFlight && rebuilt.forksAnswered == record.forksAnswered)
+        record.apply(.forkCorrelation(9))
+        rebuilt = InstanceRecord()
+        for event in record.events { rebuilt.apply(event) }
+        #expect(rebuilt.forkInFlight! == (1, 3, 9), "the fork in flight keeps its correlation id")
+    }
+
+    /// The correlation id belongs to the fork in flight: a new fork's `forkSent` forgets the
+    /// last one's; its answer (or abandon) forgets its own.
+    @Test func theCorrelationIdGoesWithTheForkInFlight() {
+        var record = InstanceRecord()
+        record.apply(.forkSent(key: 1, thread: 2))
+        #expect(record.forkInFlight! == (1, 2, nil), "sent to the engine's platform, not yet on the wire")
+        record.apply(.forkCorrelation(40))
+        #expect(record.forkInFlight?.correlation == 40)
+        record.apply(.forkAnswered(key: 1, .success(UUID())))
+        #expect(record.forkInFlight == nil && record.forkCorrelation == nil)
+        record.apply(.forkCorrelation(41))
+        record.apply(.forkSent(key: 2, thread: nil))
+        #expect(record.forkInFlight! == (2, nil, nil), "a keyless fork's id is not the next fork's")
+        record.apply(.forkCorrelation(42))
+        record.apply(.forkAbandoned(key: 2))
+        #expect(record.forkCorrelation == nil)
     }
 
     @Test func aReopenedJournalRestoresWhatWasRecordedAndIgnoresALineCutShort() throws {

@@ -35,7 +35,7 @@ import Testing
          [0x05, 0, 0, 0, 0, 0, 0, 0] + childBytes + [0x02, 0x01, 0x00, 0x80, 0, 0, 0, 0]),
         (WireMessage(correlationID: 0xffff_fffe, .forkRequest),
          [0x06, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff]),
-    ] + WireExtensionCodecTests.table
+    ] + WireExtensionCodecTests.table + WireResyncCodecTests.table
 
     static var messages: [WireMessage] { table.map(\.0) }
 
@@ -136,6 +136,17 @@ import Testing
         }
     }
 
+    /// Each stream, ended, is a message cut short: `finish()` throws its error and drops it.
+    static func expectTruncated(_ cases: [([UInt8], WireDecodingError)]) {
+        for (bytes, error) in cases {
+            var decoder = WireDecoder()
+            decoder.append(bytes)
+            #expect((try? decoder.next()) == .some(nil))
+            #expect(throws: error) { try decoder.finish() }
+            #expect(decoder.bufferedByteCount == 0)
+        }
+    }
+
     @Test func aStreamEndingInsideAMessageIsTruncated() {
         let status = WireMessage(.status(child: Self.child, state: .running)).encoded
         let created = Self.table[1].1
@@ -147,13 +158,7 @@ import Testing
             (Array(created[..<52]), .truncated(type: .forkCreated, received: 52, expected: 56)),
             ([0x09, 0, 0, 0, 1, 0], .truncated(type: nil, received: 6, expected: nil)),
         ]
-        for (bytes, error) in cases {
-            var decoder = WireDecoder()
-            decoder.append(bytes)
-            #expect((try? decoder.next()) == .some(nil))
-            #expect(throws: error) { try decoder.finish() }
-            #expect(decoder.bufferedByteCount == 0)
-        }
+        Self.expectTruncated(cases)
     }
 
     @Test func truncatedErrorsSayWhatArrived() {

@@ -20,10 +20,17 @@ import Testing
         var peer: WirePeer { wire.peer }
         func close() { wire.close() }
 
-        /// Answers the next `count` messages, which must be `Hello`s, with `renewal`.
+        /// Answers the next `count` messages, which must be `Hello`s, with `renewal` (and a
+        /// `Resync` that comes first on a new connection, with nothing to tell).
         func answerHellos(_ count: Int = 3, with renewal: WireRenewal = WireHelloTests.renewal) async throws {
             for _ in 0..<count {
-                let hello = try await connection.receive()
+                var hello = try await connection.receive()
+                if case .resync = hello.payload {
+                    try connection.send(WireMessage(correlationID: hello.correlationID, .resyncStart).encoded
+                        + WireMessage(correlationID: hello.correlationID, .resyncEnd(WireResyncEnd(
+                            fork: 0, outcome: .none, children: 0))).encoded)
+                    hello = try await connection.receive()
+                }
                 #expect(hello.payload == .hello(version: 1))
                 #expect(hello.correlationID != 0)
                 try connection.send(WireMessage(correlationID: hello.correlationID, .renewal(renewal)))
@@ -131,12 +138,14 @@ import Testing
         #expect(Array(setup.system.names.dropFirst(3)) == ["addEntropy 32", "reseedCRNG", "setRealtime"])
     }
 
-    @Test func everyNewConnectionSaysHelloAgain() async throws {
+    @Test func everyNewConnectionSaysResyncAndHelloAgain() async throws {
         let setup = try await Setup(hello: true)
         defer { setup.close() }
+        #expect(try await setup.connection.receive().payload == .resync(fork: 0))
         #expect(try await setup.connection.receive().payload == .hello(version: 1))
         setup.connection.close()
         let again = try await setup.peer.accept()
+        #expect(try await again.receive().payload == .resync(fork: 0))
         #expect(try await again.receive().payload == .hello(version: 1))
         // An unanswered Hello is asked again: three round trips in all.
         #expect(try await again.receive().payload == .hello(version: 1))

@@ -22,12 +22,27 @@ KILLS = int(os.environ.get("UKP_CRASH_KILLS", "50"))
 DISCONNECTED = (errno.ENOTCONN, errno.ECONNABORTED)
 
 
-class Load:
-    """Clients of one daemon, each on threads of its own, recording what they saw."""
+class SimControl:
+    """Plays the children's apps through the simulator's control tree."""
 
-    def __init__(self, daemon, long_lived):
+    def __init__(self, daemon):
+        self.d = daemon
+
+    def exit(self, child, code):
+        write_file(self.d.s("instances", child, "exit"), b"%d\n" % code)
+
+    def move(self, child, state):
+        write_file(self.d.s("instances", child, "status"), state.encode() + b"\n")
+
+
+class Load:
+    """Clients of one daemon, each on threads of its own, recording what they saw; the
+    children's apps are played through `platform` (`exit(child, code)`, `move(child, state)`)."""
+
+    def __init__(self, daemon, long_lived, platform):
         self.d = daemon
         self.long_lived = long_lived
+        self.platform = platform
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.errors = []          # (what, errno) of every unexpected failure
@@ -138,7 +153,7 @@ class Load:
     def exiter(self, child, code):
         time.sleep(random.uniform(0.05, 0.3))
         try:
-            write_file(self.d.s("instances", child, "exit"), b"%d\n" % code)
+            self.platform.exit(child, code)
         except OSError as error:
             self.failed("exit of %s" % child, error)
 
@@ -163,7 +178,7 @@ class Load:
         states = ["Template", "Running"]
         while not self.stop.is_set():
             try:
-                write_file(self.d.s("instances", self.long_lived, "status"), states[0].encode() + b"\n")
+                self.platform.move(self.long_lived, states[0])
                 states.reverse()
             except OSError as error:
                 self.failed("status move", error)
@@ -201,15 +216,20 @@ class CrashSurvivalTests(DaemonTestCase):
         self.assertLess(worst, 1500, "a read stalled %.0f ms" % worst)
         return median, worst
 
+    def start_platform_and_daemon(self, *extra, binary=None):
+        """The daemon on the sim platform, and what plays its children's apps."""
+        d = self.start_daemon(*extra, retention=120, binary=binary)
+        return d, SimControl(d)
+
     def snapshot(self, d):
         return {"vm": listdir(d.u("vm")), "fork": read_value(d.u("fork")), "generation": read_value(d.u("generation"))}
 
     def start_loaded(self, *extra, binary=None):
-        d = self.start_daemon("--fork-queue-depth", "64", *extra, retention=120, binary=binary)
+        d, platform = self.start_platform_and_daemon("--fork-queue-depth", "64", *extra, binary=binary)
         self.assertEqual(write_file(d.u("fork")), 2)
         long_lived = read_value(d.u("fork"))
         before = self.snapshot(d)
-        load = Load(d, long_lived)
+        load = Load(d, long_lived, platform)
         load.start()
         return d, load, before
 

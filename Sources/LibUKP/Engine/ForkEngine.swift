@@ -30,11 +30,13 @@ public actor ForkEngine: PlatformEvents {
         }
     }
 
-    private struct Request {
-        let thread: Int32
+    struct Request {
+        /// Nil for a restored fork whose thread was not remembered.
+        let thread: Int32?
         /// The kernel request that asked (the same when it is resent to a restarted server).
         let key: UInt64?
-        let continuation: CheckedContinuation<Result<UUID, Errno>, Never>
+        /// Nil for a fork restored from the journal until its request is resent.
+        var continuation: CheckedContinuation<Result<UUID, Errno>, Never>?
     }
 
     /// The live children in creation order: the one source of truth `/vm/` lists.
@@ -45,20 +47,23 @@ public actor ForkEngine: PlatformEvents {
 
     /// What renews this instance when it becomes a child (reseed, clock, hooks).
     public nonisolated let renewer: InstanceRenewer
-    private nonisolated let platform: any Platform
+    nonisolated let platform: any Platform
     private nonisolated let scheduler: any Scheduler
     private nonisolated let results: Mutex<ForkResults>
-    private nonisolated let early = Mutex(EarlyChildEvents())
+    nonisolated let early = Mutex(EarlyChildEvents())
     /// Where what must survive a restart is recorded, before what depends on it is answered.
-    private nonisolated let journal: EngineJournal?
+    nonisolated let journal: EngineJournal?
     /// The last forks answered, by kernel request: a resent request gets the same answer.
     private var answered: OrderedDictionary<UInt64, Result<UUID, Errno>> = [:]
 
-    private var queue: ForkQueue
-    private var requests: [ForkQueue.RequestID: Request] = [:]
+    var queue: ForkQueue
+    var requests: [ForkQueue.RequestID: Request] = [:]
     private var nextRequestID: ForkQueue.RequestID = 0
     /// Increases each time this instance becomes a child; a fork started before belonged to the parent.
-    private var childhoods: UInt64 = 0
+    var childhoods: UInt64 = 0
+    /// The fork an earlier server sent and did not see answered, while the platform is asked
+    /// what became of it: its kernel request and its request here (the running fork).
+    var settling: (key: UInt64, id: ForkQueue.RequestID)?
     private nonisolated let incarnation = Mutex(UUID())
 
     /// An engine on `platform`; `createdByFork` for an instance that is the child of a fork;
@@ -81,23 +86,32 @@ public actor ForkEngine: PlatformEvents {
         self.results = Mutex(ForkResults(threadLimit: configuration.threadResultLimit, createdByFork: createdByFork))
         self.queue = ForkQueue(depth: configuration.forkQueueDepth)
         let record = journal?.record
-        self.answered = record.map { Self.answers(in: $0, journal: journal) } ?? [:]
+        let inFlight = record?.forkInFlight
+        self.answered = record.map { Self.answers(in: $0, settling: inFlight?.key, journal: journal) } ?? [:]
+        if let inFlight {
+            // The running fork until the platform says what became of it (see `settleRestoredFork`).
+            requests[0] = Request(thread: inFlight.thread, key: inFlight.key)
+            nextRequestID = 1
+            _ = queue.request(0)
+            settling = (inFlight.key, 0)
+            early.withLock { $0.forkStarted() }
+        }
         if let record {
             restore(record)
         } else {
             journal?.record(.instance(generation: incarnation.withLock { $0 }, createdByFork: createdByFork))
         }
         platform.attach(self)
+        if inFlight != nil { Task { await self.settleRestoredFork() } }
     }
 
-    /// The answers of recent forks, by kernel request. A fork that was sent to the platform
-    /// and never answered cannot be told from one that was not done: its request, resent,
-    /// fails with `EIO` (rather than forking twice).
+    /// The answers of recent forks, by kernel request. Of the forks sent to the platform and
+    /// never answered, the last is `settling` (the platform is asked); any other fails with `EIO`.
     private static func answers(
-        in record: InstanceRecord, journal: EngineJournal?
+        in record: InstanceRecord, settling: UInt64?, journal: EngineJournal?
     ) -> OrderedDictionary<UInt64, Result<UUID, Errno>> {
         var answered = record.forksAnswered.mapValues { $0.mapError(\.errno) }
-        for key in record.forksInFlight.keys {
+        for key in record.forksInFlight.keys where key != settling {
             answered[key] = .failure(.ioError)
             journal?.record(.forkAnswered(key: key, .failure(.signalFailed)))
         }
@@ -159,6 +173,11 @@ public actor ForkEngine: PlatformEvents {
     @discardableResult
     public func fork(thread: Int32, request: UInt64? = nil) async throws(Errno) -> UUID {
         if let request, let answer = answered[request] { return try answer.get() }
+        if let request, let settling, settling.key == request, let restored = requests[settling.id],
+            restored.continuation == nil {
+            // Resent: the fork it asked for is in flight (an earlier server sent it); its answer comes.
+            return try await withCheckedContinuation { requests[settling.id]?.continuation = $0 }.get()
+        }
         if Task.isCancelled { throw .interrupted }
         let id = nextRequestID
         nextRequestID &+= 1
@@ -177,20 +196,20 @@ public actor ForkEngine: PlatformEvents {
         perform(queue.cancel(id))
     }
 
-    private func perform(_ action: ForkQueue.Action) {
+    func perform(_ action: ForkQueue.Action) {
         switch action {
         case .none:
             break
         case .start(let id):
             start(id)
         case .fail(let id, let errno):
-            requests.removeValue(forKey: id)?.continuation.resume(returning: .failure(errno))
+            requests.removeValue(forKey: id)?.continuation?.resume(returning: .failure(errno))
         }
     }
 
     /// Sends the fork signal in a task of its own: a started fork is not interruptible.
-    private func start(_ id: ForkQueue.RequestID) {
-        let thread = requests[id]?.thread
+    func start(_ id: ForkQueue.RequestID) {
+        let thread = requests[id]?.thread ?? nil
         if let key = requests[id]?.key { journal?.record(.forkSent(key: key, thread: thread)) }
         let childhoods = self.childhoods
         early.withLock { $0.forkStarted() }
@@ -205,7 +224,7 @@ public actor ForkEngine: PlatformEvents {
         }
     }
 
-    private func finish(
+    func finish(
         _ id: ForkQueue.RequestID,
         thread: Int32?,
         childhoods started: UInt64,
@@ -215,7 +234,10 @@ public actor ForkEngine: PlatformEvents {
         var recorded: [StateEvent] = []
         switch outcome.map(\.outcome) {
         case .failure(let failure):
-            _ = early.withLock { $0.forkFinished(child: nil) }
+            childrenReported(early.withLock { early in
+                _ = early.forkFinished(child: nil)
+                return early.takeReported()
+            })
             answer = .failure(failure)
         case .success(.child):
             // SPEC.md's order: reseed, clock, generation, hooks; then the fork returns.
@@ -226,8 +248,13 @@ public actor ForkEngine: PlatformEvents {
         case .success(.parent(let forked)):
             if started == childhoods {
                 renewer.stepParentClock(try? outcome.get().renewal)
-                journal?.record(.childAdded(forked), .result(thread: thread, forked.id))
-                insert(forked)
+                if children[forked.id] == nil {
+                    journal?.record(.childAdded(forked), .result(thread: thread, forked.id))
+                    insert(forked)
+                } else {
+                    // Recorded by a server that died before the answer: answered again, once.
+                    journal?.record(.result(thread: thread, forked.id))
+                }
                 results.withLock { $0.record(forked.id, thread: thread) }
                 answer = .success(forked.id)
             } else {
@@ -242,27 +269,28 @@ public actor ForkEngine: PlatformEvents {
             if answered.count > InstanceRecord.answeredLimit { answered.removeFirst() }
         }
         journal?.record(recorded)
-        request?.continuation.resume(returning: answer.mapError(\.errno))
+        request?.continuation?.resume(returning: answer.mapError(\.errno))
         perform(queue.completed())
     }
 
     private func insert(_ forked: ForkedChild) {
         let child = Child(id: forked.id, snapshot: forked.snapshot, creationTime: forked.creationTime)
-        let stopped = early.withLock { early in
+        let (stopped, reported) = early.withLock { early in
             var stopped = false
             for event in early.forkFinished(child: forked.id) {
                 stopped = child.apply(event) || stopped
             }
             children.insert(child, for: forked.id)
-            return stopped
+            return (stopped, early.takeReported())
         }
         if child.status != .starting { journal?.record(Self.recorded(child)) }
         if queue.isClosed { child.close(with: .ioError) }
         if stopped { retire(child) }
+        childrenReported(reported)
     }
 
     /// A child's state as journal events.
-    private static func recorded(_ child: Child) -> [StateEvent] {
+    static func recorded(_ child: Child) -> [StateEvent] {
         guard child.hasStopped else { return [.childStatus(child.id, child.status)] }
         return [.childStopped(child.id, exitCode: child.exitCode, stoppedAt: .nowMilliseconds)]
     }
@@ -277,7 +305,7 @@ public actor ForkEngine: PlatformEvents {
         deliver(.exited(code), to: child)
     }
 
-    private nonisolated func deliver(_ event: ChildEvent, to id: UUID) {
+    nonisolated func deliver(_ event: ChildEvent, to id: UUID) {
         let known = children[id] ?? early.withLock { early -> Child? in
             if let child = children[id] { return child }
             early.keep(event, for: id)
@@ -294,7 +322,7 @@ public actor ForkEngine: PlatformEvents {
     }
 
     /// Removes a stopped child after the retention period (or what is left of it).
-    private nonisolated func retire(_ child: Child, after delay: Duration? = nil) {
+    nonisolated func retire(_ child: Child, after delay: Duration? = nil) {
         let children = self.children
         let journal = self.journal
         scheduler.schedule(after: delay ?? configuration.stoppedRetention) {
@@ -331,7 +359,10 @@ public actor ForkEngine: PlatformEvents {
     private func forgetParent() -> [ForkQueue.RequestID] {
         childhoods &+= 1
         let parentsRequests = queue.becameChild()
-        _ = early.withLock { $0.forkFinished(child: nil) }
+        early.withLock { early in
+            _ = early.forkFinished(child: nil)
+            _ = early.takeReported()  // the parent's children
+        }
         // Blocked waits answer EIO before their entries go (which would answer ESTALE).
         for child in children.values { child.close(with: .ioError) }
         children.removeAll()

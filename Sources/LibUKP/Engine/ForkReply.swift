@@ -18,6 +18,8 @@ extension Platform {
     }
 
     public func hostClock() async -> HostClockReading? { nil }
+
+    public func forkInFlightOutcome() async -> ForkInFlightOutcome { .unknown }
 }
 
 extension PlatformEvents {
@@ -26,4 +28,6 @@ extension PlatformEvents {
     }
 
     public func platformRenewed(_ renewal: PlatformRenewal) {}
+
+    public func childrenReported(_ children: [ReportedChild]) {}
 }

@@ -29,6 +29,11 @@ public protocol Platform: Sendable {
 
     /// Called once by the engine it serves: report this instance's events to `events` from now on.
     func attach(_ events: any PlatformEvents)
+
+    /// What became of the fork that an earlier server of this instance sent and never saw
+    /// answered; the engine asks when it restores one from its state journal, and a resent
+    /// request for that fork waits for the answer. The default is `.unknown`.
+    func forkInFlightOutcome() async -> ForkInFlightOutcome
 }
 
 /// What a platform reports to the engine of an instance (the engine implements it).
@@ -44,6 +49,10 @@ public protocol PlatformEvents: AnyObject, Sendable {
     /// The platform supplied entropy and its clock outside a fork (when this instance
     /// connected). The default ignores them.
     func platformRenewed(_ renewal: PlatformRenewal)
+    /// The platform's account of this instance's children now, after it and the instance
+    /// lost touch (what happened meanwhile: states, exits, a child whose fork's answer was
+    /// lost). The default ignores it.
+    func childrenReported(_ children: [ReportedChild])
 }
 
 /// A child that a fork created.

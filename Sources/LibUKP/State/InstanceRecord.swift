@@ -37,6 +37,9 @@ struct InstanceRecord: Sendable, Equatable {
     var forksInFlight: OrderedDictionary<UInt64, Int32?> = [:]
     /// The last forks answered, by kernel request, oldest first.
     var forksAnswered: OrderedDictionary<UInt64, Result<UUID, ForkFailure>> = [:]
+    /// The wire's correlation id of the fork in flight, once its `ForkRequest` was sent
+    /// (none: the server died before sending it).
+    var forkCorrelation: UInt32?
 
     init() {}
 
@@ -71,16 +74,28 @@ struct InstanceRecord: Sendable, Equatable {
             lastCompleted = .zero
             children = [:]
             forksInFlight = [:]
+            forkCorrelation = nil
         case .forkSent(let key, let thread):
             forksInFlight[key] = thread
+            forkCorrelation = nil
         case .forkAbandoned(let key):
             forksInFlight.removeValue(forKey: key)
+            if forksInFlight.isEmpty { forkCorrelation = nil }
         case .forkAnswered(let key, let answer):
             forksInFlight.removeValue(forKey: key)
+            if forksInFlight.isEmpty { forkCorrelation = nil }
             forksAnswered.removeValue(forKey: key)
             forksAnswered[key] = answer
             if forksAnswered.count > Self.answeredLimit { forksAnswered.removeFirst() }
+        case .forkCorrelation(let id):
+            forkCorrelation = id
         }
+    }
+
+    /// The fork in flight, sent by an earlier server and not answered: its kernel request,
+    /// its thread, and the wire's correlation id if its `ForkRequest` was sent.
+    var forkInFlight: (key: UInt64, thread: Int32?, correlation: UInt32?)? {
+        forksInFlight.elements.last.map { ($0.key, $0.value, forkCorrelation) }
     }
 
     /// The children in creation order (O(n log n): for restoring and compacting).
@@ -100,6 +115,7 @@ struct InstanceRecord: Sendable, Equatable {
         }
         for (key, thread) in forksInFlight { events.append(.forkSent(key: key, thread: thread)) }
         for (key, answer) in forksAnswered { events.append(.forkAnswered(key: key, answer)) }
+        if let forkCorrelation { events.append(.forkCorrelation(forkCorrelation)) }
         return events
     }
 }

@@ -28,6 +28,8 @@ enum StateEvent: Sendable, Hashable {
     case forkAnswered(key: UInt64, Result<UUID, ForkFailure>)
     /// The fork for request `key` never reached the platform (its request, resent, forks anew).
     case forkAbandoned(key: UInt64)
+    /// The wire platform sent the fork in flight (the last `forkSent`) with this correlation id.
+    case forkCorrelation(UInt32)
 
     /// The line for `instance` (nil: the engine's own journal, written `-`).
     func line(instance: UUID?) -> String {
@@ -57,6 +59,8 @@ enum StateEvent: Sendable, Hashable {
             return prefix + "A \(key) -\(errno.rawValue)"
         case .forkAbandoned(let key):
             return prefix + "N \(key)"
+        case .forkCorrelation(let id):
+            return prefix + "W \(id)"
         }
     }
 
@@ -99,6 +103,8 @@ enum StateEvent: Sendable, Hashable {
             event = uuid(0).map { .childRemoved($0) }
         case "N":
             event = (integer(0) as UInt64?).map { .forkAbandoned(key: $0) }
+        case "W":
+            event = arguments.count == 1 ? (integer(0) as UInt32?).map { .forkCorrelation($0) } : nil
         case "B":
             event = uuid(0).map { .becameChild(generation: $0) }
         case "F":

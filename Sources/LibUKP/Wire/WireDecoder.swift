@@ -15,6 +15,8 @@ public struct WireDecoder: Sendable {
     private var buffer: [UInt8] = []
     private var start = 0
     private var failure: WireDecodingError?
+    /// The header bytes `skip(until:correlationID:)` waits for.
+    private var awaited: [UInt8]?
 
     public init() {}
 
@@ -27,12 +29,13 @@ public struct WireDecoder: Sendable {
     /// Adds bytes read from the stream.
     public mutating func append(_ bytes: some Sequence<UInt8>) {
         buffer.append(contentsOf: bytes)
+        seekAwaited()
     }
 
     /// The next complete message, or nil until more bytes arrive.
     public mutating func next() throws(WireDecodingError) -> WireMessage? {
         if let failure { throw failure }
-        guard bufferedByteCount >= WireMessageType.headerSize else { return nil }
+        guard awaited == nil, bufferedByteCount >= WireMessageType.headerSize else { return nil }
         let rawType = u32(at: start)
         let correlationID = u32(at: start + 4)
         guard let type = WireMessageType(rawValue: rawType) else {
@@ -82,6 +85,22 @@ public struct WireDecoder: Sendable {
                 throw malformed(.entropyLength(entropy.count))
             }
             payload = .renewal(WireRenewal(hostRealtime: realtime, entropy: entropy))
+        case .resync:
+            payload = .resync(fork: u32(at: body))
+        case .resyncStart:
+            payload = .resyncStart
+        case .child:
+            let code = u32(at: body + 40)
+            guard let state = InstanceState(code: Int(code)) else { throw malformed(.unknownState(code)) }
+            payload = .child(WireChild(
+                child: uuid(at: body), snapshot: uuid(at: body + 16), creationTime: u64(at: body + 32),
+                state: state, exitCode: u32(at: body + 44)))
+        case .resyncEnd:
+            let fork = u32(at: body)
+            let code = u32(at: body + 4)
+            guard let outcome = WireForkOutcome(rawValue: code) else { throw malformed(.unknownForkOutcome(code)) }
+            guard (fork == 0) == (outcome == .none) else { throw malformed(.forkOutcome(outcome, fork: fork)) }
+            payload = .resyncEnd(WireResyncEnd(fork: fork, outcome: outcome, children: u32(at: body + 8)))
         }
         return WireMessage(correlationID: correlationID, payload)
     }
@@ -90,7 +109,7 @@ public struct WireDecoder: Sendable {
     public mutating func finish() throws(WireDecodingError) {
         if let failure { throw failure }
         let received = bufferedByteCount
-        guard received > 0 else { return }
+        guard received > 0, awaited == nil else { return resynchronize() }
         let type = received >= 4 ? WireMessageType(rawValue: u32(at: start)) : nil
         let expected = received >= WireMessageType.headerSize ? type.flatMap(size(of:)) : nil
         resynchronize()
@@ -103,6 +122,41 @@ public struct WireDecoder: Sendable {
         buffer.removeAll(keepingCapacity: true)
         start = 0
         failure = nil
+        awaited = nil
+    }
+
+    /// Drops every byte, buffered or appended later, until the header of `type` with
+    /// `correlationID` appears, and decodes from there (the wire extension's resync: what a
+    /// stream held before the platform's `ResyncStart` may be stale, or cut mid-message).
+    public mutating func skip(until type: WireMessageType, correlationID: UInt32) {
+        awaited = []
+        awaited!.appendLittleEndian(type.rawValue)
+        awaited!.appendLittleEndian(correlationID)
+        skippedByteCount = 0
+        failure = nil
+        seekAwaited()
+    }
+
+    /// True while bytes are dropped until the header given to `skip(until:correlationID:)`.
+    public var isSkipping: Bool { awaited != nil }
+
+    /// How many bytes `skip(until:correlationID:)` has dropped so far.
+    public private(set) var skippedByteCount = 0
+
+    /// Drops buffered bytes up to the awaited header (keeping a tail that may start it).
+    private mutating func seekAwaited() {
+        guard let awaited else { return }
+        let bytes = buffer[start...]
+        if let found = bytes.firstRange(of: awaited) {
+            skippedByteCount += found.lowerBound - start
+            start = found.lowerBound
+            self.awaited = nil
+            return
+        }
+        let keep = min(bytes.count, awaited.count - 1)
+        skippedByteCount += bytes.count - keep
+        buffer.removeFirst(buffer.count - keep)
+        start = 0
     }
 
     // MARK: Bytes

@@ -33,7 +33,7 @@ public enum WireDecodingError: Error, Sendable, Hashable, CustomStringConvertibl
 public enum WireMalformation: Sendable, Hashable, CustomStringConvertible {
     /// `Error` must carry a negated errno: a negative `i32`.
     case errnoNotNegative(Int32)
-    /// `Status` with a state code other than 0…5.
+    /// `Status` or `Child` with a state code other than 0…5.
     case unknownState(UInt32)
     /// `ForkCreated` with an FQDN that is not UTF-8.
     case fqdnNotUTF8
@@ -43,6 +43,10 @@ public enum WireMalformation: Sendable, Hashable, CustomStringConvertible {
     case clockOutOfRange(UInt64)
     /// `Renewal` with entropy neither absent nor 32 to 512 bytes.
     case entropyLength(Int)
+    /// `ResyncEnd` with an outcome code other than 0…2.
+    case unknownForkOutcome(UInt32)
+    /// `ResyncEnd` with an outcome for no fork, or no outcome for a fork.
+    case forkOutcome(WireForkOutcome, fork: UInt32)
 
     public var description: String {
         switch self {
@@ -52,6 +56,8 @@ public enum WireMalformation: Sendable, Hashable, CustomStringConvertible {
         case .helloVersionZero: "version 0"
         case .clockOutOfRange(let realtime): "host clock \(realtime) ns is out of range"
         case .entropyLength(let count): "\(count) bytes of entropy (none, or 32 to 512)"
+        case .unknownForkOutcome(let code): "unknown fork outcome \(code)"
+        case .forkOutcome(let outcome, let fork): "fork outcome \(outcome.rawValue) for fork \(fork)"
         }
     }
 }

@@ -42,6 +42,20 @@ extension WireMessage {
             bytes.appendLittleEndian(renewal.hostRealtime)
             bytes.appendLittleEndian(UInt16(renewal.entropy.count))
             bytes.append(contentsOf: renewal.entropy)
+        case .resync(let fork):
+            bytes.appendLittleEndian(fork)
+        case .resyncStart:
+            break
+        case .child(let child):
+            bytes.append(child.child)
+            bytes.append(child.snapshot)
+            bytes.appendLittleEndian(child.creationTime)
+            bytes.appendLittleEndian(UInt32(child.state.code))
+            bytes.appendLittleEndian(child.exitCode)
+        case .resyncEnd(let end):
+            bytes.appendLittleEndian(end.fork)
+            bytes.appendLittleEndian(end.outcome.rawValue)
+            bytes.appendLittleEndian(end.children)
         }
         bytes.append(contentsOf: repeatElement(0, count: max(0, type.baseSize - bytes.count)))
         return bytes

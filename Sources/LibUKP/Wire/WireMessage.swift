@@ -21,10 +21,14 @@ public import SystemPackage
 /// | `ForkRequest` | 0x6 | — (guest → platform) | 8 |
 /// | `Hello` | 0x8000_0001 | `u32` version, `u32` flags (this project's extension, guest → platform) | 16 |
 /// | `Renewal` | 0x8000_0002 | `u64` host `CLOCK_REALTIME` ns, `u16` entropy length, entropy (extension, platform → guest) | 18 + entropy |
+/// | `Resync` | 0x8000_0003 | `u32` correlation id of the fork in flight, 0 for none (extension, guest → platform) | 12 |
+/// | `ResyncStart` | 0x8000_0004 | — (extension, platform → guest: the `Resync`'s answers start here) | 8 |
+/// | `Child` | 0x8000_0005 | child UUID, snapshot UUID, `u64` creation time, `u32` state, `u32` exit code (extension, platform → guest) | 56 |
+/// | `ResyncEnd` | 0x8000_0006 | `u32` fork asked about, `u32` its outcome, `u32` children sent (extension, platform → guest) | 20 |
 ///
-/// The two extension messages are sent only to a peer known to speak them: the platform
-/// offers the extension out of band, the guest then says `Hello`, and only after a `Hello`
-/// does the platform send `Renewal` (docs/wire-protocol.md).
+/// The extension's messages are sent only to a peer known to speak them: the platform
+/// offers the extension out of band, the guest then says `Hello` and `Resync`, and only
+/// after those does the platform send `Renewal` and the resync's answers (docs/wire-protocol.md).
 ///
 /// **Decision** (the platform says "padded to 32 bytes" without saying what): `Status` and
 /// `ExitStatus` are 32 bytes *including* the header, i.e. 4 bytes of padding, the size of
@@ -58,6 +62,16 @@ public struct WireMessage: Sendable, Hashable {
         case hello(version: UInt32)
         /// Platform → guest (extension): host entropy and the host's clock.
         case renewal(WireRenewal)
+        /// Guest → platform (extension), on each new connection: what did I miss? The outcome
+        /// of the fork with this correlation id (0: none in flight), and my children now.
+        case resync(fork: UInt32)
+        /// Platform → guest (extension): the answers to the `Resync` with this correlation id
+        /// start here; on a new connection the guest skips every byte before it.
+        case resyncStart
+        /// Platform → guest (extension), in a resync: one child of this instance as it is now.
+        case child(WireChild)
+        /// Platform → guest (extension): the resync is over; what became of the fork asked about.
+        case resyncEnd(WireResyncEnd)
     }
 
     /// The message type code of the header.
@@ -71,6 +85,10 @@ public struct WireMessage: Sendable, Hashable {
         case .forkRequest: .forkRequest
         case .hello: .hello
         case .renewal: .renewal
+        case .resync: .resync
+        case .resyncStart: .resyncStart
+        case .child: .child
+        case .resyncEnd: .resyncEnd
         }
     }
 }
@@ -103,6 +121,10 @@ public enum WireMessageType: UInt32, Sendable, Hashable, CaseIterable, CustomStr
     /// This project's extension (high bit set: outside the platform's own codes).
     case hello = 0x8000_0001
     case renewal = 0x8000_0002
+    case resync = 0x8000_0003
+    case resyncStart = 0x8000_0004
+    case child = 0x8000_0005
+    case resyncEnd = 0x8000_0006
 
     /// The size of the header every message starts with.
     public static let headerSize = 8
@@ -118,6 +140,10 @@ public enum WireMessageType: UInt32, Sendable, Hashable, CaseIterable, CustomStr
         case .forkRequest: 8
         case .hello: 16
         case .renewal: 18
+        case .resync: 12
+        case .resyncStart: 8
+        case .child: 56
+        case .resyncEnd: 20
         }
     }
 
@@ -135,6 +161,10 @@ public enum WireMessageType: UInt32, Sendable, Hashable, CaseIterable, CustomStr
         case .forkRequest: "ForkRequest"
         case .hello: "Hello"
         case .renewal: "Renewal"
+        case .resync: "Resync"
+        case .resyncStart: "ResyncStart"
+        case .child: "Child"
+        case .resyncEnd: "ResyncEnd"
         }
     }
 }

@@ -24,25 +24,38 @@ import Glibc
 /// clock and add entropy at once. A `Renewal` before `ForkCreated` or `ParentId` goes with that
 /// answer, and `hostClock()` measures the host's clock again (a child does, once it runs).
 ///
+/// With the extension, each connection also starts with `Resync`: the platform answers with
+/// the outcome of the fork in flight (sent by an earlier server, from the `journal`, or on
+/// the lost stream) and the children as they are now; bytes before its `ResyncStart` are
+/// skipped (see `WirePlatform+Resync.swift`).
+///
 /// Malformed messages are logged and skipped. When the stream ends, fails, or gets out of
-/// step (an unknown message type), forks in flight fail with `EIO`, and the platform
+/// step (an unknown message type), forks in flight fail with `EIO` (with the extension they
+/// wait for the resync on the next connection, at most `resyncTimeout`), and the platform
 /// reconnects after `reconnectDelay` until `close()`.
 public final class WirePlatform: Platform, Sendable {
     /// Receives the platform's log lines.
     public typealias Log = @Sendable (WireLogLevel, String) -> Void
 
-    private typealias Reply = CheckedContinuation<Result<ForkReply, ForkFailure>, Never>
+    typealias Reply = CheckedContinuation<Result<ForkReply, ForkFailure>, Never>
 
-    private struct State {
+    struct State {
         var connection: WireConnection?
         var pending: [UInt32: Reply] = [:]
-        var lastCorrelationID: UInt32 = 0
+        /// Ids start anywhere: a restarted server does not reuse the ids its predecessor sent.
+        var lastCorrelationID = UInt32.random(in: 0...UInt32.max)
         weak var events: (any PlatformEvents)?
         var parent: UUID?
         /// A `Renewal` waiting for the `ForkCreated` or `ParentId` it goes with.
         var renewal: (id: UInt32, renewal: PlatformRenewal)?
         var started = false
         var closed = false
+        /// The fork an earlier server sent and did not see answered (from the journal).
+        var restored: RestoredFork?
+        /// The resync of the current connection, until its `ResyncEnd`.
+        var resync: WireResyncProgress?
+        /// The last forks answered: an answer sent again is not news.
+        var settled: [UInt32] = []
 
         /// A fresh non-zero correlation id that no fork in flight uses, nor `taken` (a `Hello`).
         mutating func nextCorrelationID(avoiding taken: (UInt32) -> Bool) -> UInt32 {
@@ -56,23 +69,38 @@ public final class WirePlatform: Platform, Sendable {
     public let path: String
     /// How long to wait before connecting again after the stream is lost.
     public let reconnectDelay: Duration
-    /// True when the platform offered the wire extension: say `Hello` on each connection.
+    /// True when the platform offered the wire extension: say `Hello` and `Resync` on each connection.
     public let hello: Bool
+    /// How long a fork in flight waits for the resync that tells its outcome (the platform
+    /// away, or slow to answer) before it fails with `EIO`.
+    public let resyncTimeout: Duration
 
-    private let log: Log
-    private let state = Mutex(State())
-    private let clockProbe = WireClockProbe()
+    let log: Log
+    let state = Mutex(State())
+    let clockProbe = WireClockProbe()
+    /// Where the correlation id of each fork is recorded before it is sent.
+    let journal: EngineJournal?
 
+    /// - Parameter journal: the engine's; the correlation id of each `ForkRequest` is
+    ///   recorded there before it is sent, and a fork an earlier server sent and never saw
+    ///   answered is taken up from it (`forkInFlightOutcome()`).
     public init(
         path: String,
         reconnectDelay: Duration = .milliseconds(500),
         hello: Bool = false,
+        resyncTimeout: Duration = .seconds(30),
+        journal: EngineJournal? = nil,
         log: @escaping Log = { _, _ in }
     ) {
         self.path = path
         self.reconnectDelay = reconnectDelay
         self.hello = hello
+        self.resyncTimeout = resyncTimeout
+        self.journal = journal
         self.log = log
+        if let inFlight = journal?.record?.forkInFlight {
+            state.withLock { $0.restored = RestoredFork(id: inFlight.correlation, extended: hello) }
+        }
     }
 
     /// The UUID of this instance's parent, once the platform has said it is a child.
@@ -98,6 +126,7 @@ public final class WirePlatform: Platform, Sendable {
             return
         }
         log(.info, "connected to the platform at \(path)")
+        beginResync(on: connection)
         guard DedicatedThread.detach({ self.run() }) else {
             close()
             throw .resourceTemporarilyUnavailable  // pthread_create's EAGAIN: no thread to read the stream
@@ -114,6 +143,7 @@ public final class WirePlatform: Platform, Sendable {
         }
         connection?.interrupt()
         for reply in pending { reply.resume(returning: .failure(.signalFailed)) }
+        settleRestored(with: .unknown)
     }
 
     // MARK: Platform
@@ -138,15 +168,22 @@ public final class WirePlatform: Platform, Sendable {
                 log(.warning, "fork signal failed: not connected to the platform at \(path)")
                 return reply.resume(returning: .failure(.signalFailed))
             }
-            do {
-                try connection.send(WireMessage(correlationID: id, .forkRequest).encoded)
-                log(.debug, "sent ForkRequest \(id)")
-            } catch {
-                log(.warning, "fork signal failed: cannot write to \(path): \(error)")
-                answer(id, with: .failure(.signalFailed))
-            }
+            sendForkRequest(id, on: connection)
         }
         return try result.get()
+    }
+
+    /// Sends `ForkRequest` `id`, its id recorded first (a restarted server asks what became
+    /// of it); the fork fails with `EIO` if it cannot be written.
+    func sendForkRequest(_ id: UInt32, on connection: WireConnection) {
+        journal?.record(.forkCorrelation(id))
+        do {
+            try connection.send(WireMessage(correlationID: id, .forkRequest).encoded)
+            log(.debug, "sent ForkRequest \(id)")
+        } catch {
+            log(.warning, "fork signal failed: cannot write to \(path): \(error)")
+            answer(id, with: .failure(.signalFailed))
+        }
     }
 
     // MARK: Reading
@@ -168,18 +205,26 @@ public final class WirePlatform: Platform, Sendable {
         }
     }
 
-    /// The stream is lost: forks in flight fail with `EIO`.
+    /// The stream is lost: forks in flight fail with `EIO`; with the extension, the last
+    /// one waits for the resync of the next connection instead (at most `resyncTimeout`).
     private func drop(_ connection: WireConnection) {
         connection.interrupt()
-        let pending = state.withLock { state in
+        let (failed, kept) = state.withLock { state -> ([Reply], UInt32?) in
             if state.connection === connection { state.connection = nil }
             state.renewal = nil
-            defer { state.pending.removeAll() }
-            return Array(state.pending.values)
+            state.resync = nil
+            let kept = hello ? state.pending.keys.max() : nil
+            let failed = state.pending.filter { $0.key != kept }.map(\.value)
+            state.pending = state.pending.filter { $0.key == kept }
+            return (failed, kept)
         }
         clockProbe.cancelAll()
-        for reply in pending { reply.resume(returning: .failure(.signalFailed)) }
-        if !pending.isEmpty { log(.warning, "\(pending.count) fork(s) in flight failed with EIO: stream lost") }
+        for reply in failed { reply.resume(returning: .failure(.signalFailed)) }
+        if !failed.isEmpty { log(.warning, "\(failed.count) fork(s) in flight failed with EIO: stream lost") }
+        if let kept {
+            log(.info, "fork \(kept) in flight: its outcome is asked for when the stream is back")
+            giveUp(onFork: kept, after: resyncTimeout)
+        }
     }
 
     /// Connects again after the delay; nil once closed.
@@ -201,6 +246,7 @@ public final class WirePlatform: Platform, Sendable {
                 }
                 if closed { return nil }
                 log(.info, "connected to the platform at \(path) again")
+                beginResync(on: connection)
                 greet()
                 return connection
             } catch {
@@ -215,12 +261,21 @@ public final class WirePlatform: Platform, Sendable {
     @discardableResult
     private func serve(_ connection: WireConnection) -> Bool {
         var decoder = WireDecoder()
+        let resync = state.withLock { $0.resync?.id }
+        if let resync { decoder.skip(until: .resyncStart, correlationID: resync) }
         var heard = false
         while true {
             switch connection.receive() {
             case .bytes(let bytes):
                 heard = true
+                if decoder.isSkipping, let resync, state.withLock({ $0.resync?.id != resync }) {
+                    decoder.resynchronize()  // the resync was given up: read on
+                }
+                let wasSkipping = decoder.isSkipping
                 decoder.append(bytes)
+                if let resync, wasSkipping, !decoder.isSkipping, decoder.skippedByteCount > 0 {
+                    log(.info, "skipped \(decoder.skippedByteCount) bytes before ResyncStart \(resync)")
+                }
                 while true {
                     do {
                         guard let message = try decoder.next() else { break }
@@ -257,6 +312,7 @@ public final class WirePlatform: Platform, Sendable {
                 id: created.child, snapshot: created.snapshot, creationTime: Int64(clamping: created.creationTime))
             log(.info, "fork \(id) created child \(created.child.lowercaseText)"
                 + (created.fqdn.isEmpty ? "" : " (\(created.fqdn))"))
+            noteAnswer(to: id)
             let renewal = takeRenewal(for: id)
             guard hello, renewal != nil else {
                 return answer(id, with: .success(ForkReply(.parent(child), renewal: renewal)), or: "ForkCreated")
@@ -270,8 +326,10 @@ public final class WirePlatform: Platform, Sendable {
             }
         case .error(let errno):
             log(.info, "fork \(id) refused by the platform: \(errno)")
+            noteAnswer(to: id)
             answer(id, with: .failure(.rejected(errno)), or: "Error (\(errno))")
         case .parentID(let parent):
+            noteAnswer(to: id)
             becameChild(of: parent, correlationID: id)
         case .status(let child, let state):
             log(.debug, "child \(child.lowercaseText) is \(state)")
@@ -280,10 +338,16 @@ public final class WirePlatform: Platform, Sendable {
         case .exitStatus(let child, let code):
             log(.info, "child \(child.lowercaseText) exited with \(Int32(bitPattern: code))")
             events?.childExited(child, code: Int32(bitPattern: code))
-        case .forkRequest, .hello:
+        case .forkRequest, .hello, .resync:
             log(.warning, "from \(path): \(message.type) (correlation id \(id)) goes the other way; ignored")
         case .renewal(let renewal):
             received(renewal, correlationID: id)
+        case .resyncStart:
+            resyncStarted(id)
+        case .child(let child):
+            resyncReported(child, correlationID: id)
+        case .resyncEnd(let end):
+            resyncEnded(end, correlationID: id)
         }
     }
 
@@ -297,6 +361,9 @@ public final class WirePlatform: Platform, Sendable {
             return (state.pending, state.events)
         }
         log(.info, "this instance is now a child of \(parent.lowercaseText)")
+        if inFlight.isEmpty, settleRestored(id == 0 ? nil : id, with: .answered(.success(ForkReply(.child, renewal: renewal)))) {
+            return  // the fork an earlier server sent: the engine becomes the child as it settles it
+        }
         if inFlight.isEmpty {
             if id != 0 { log(.warning, "ParentId answers fork \(id), which is not in flight") }
             guard let events else { return }
@@ -311,7 +378,7 @@ public final class WirePlatform: Platform, Sendable {
         }
     }
 
-    private var events: (any PlatformEvents)? { state.withLock { $0.events } }
+    var events: (any PlatformEvents)? { state.withLock { $0.events } }
 
     // MARK: The wire extension
 
@@ -370,12 +437,23 @@ public final class WirePlatform: Platform, Sendable {
         }
     }
 
-    private func answer(_ id: UInt32, with outcome: Result<ForkReply, ForkFailure>, or what: String? = nil) {
-        guard let reply = state.withLock({ $0.pending.removeValue(forKey: id) }) else {
-            if let what { log(.warning, "from \(path): \(what) answers fork \(id), which is not in flight; ignored") }
-            return
+    /// Answers fork `id` (sent by this server, or restored); an answer to no fork in flight
+    /// is logged as `what` (quietly when it answered one already: the platform sent it again).
+    func answer(_ id: UInt32, with outcome: Result<ForkReply, ForkFailure>, or what: String? = nil) {
+        let (reply, again) = state.withLock { state -> (Reply?, Bool) in
+            let reply = state.pending.removeValue(forKey: id)
+            let again = state.settled.contains(id)
+            if reply != nil {
+                state.settled.append(id)
+                if state.settled.count > 8 { state.settled.removeFirst() }
+            }
+            return (reply, again)
         }
-        reply.resume(returning: outcome)
+        if let reply { return reply.resume(returning: outcome) }
+        if settleRestored(id, with: .answered(outcome)) { return }
+        if let what {
+            log(again ? .debug : .warning, "from \(path): \(what) answers fork \(id), which is not in flight; ignored")
+        }
     }
 }
 
