@@ -51,7 +51,7 @@ import VFSKit
     @Test(arguments: [
         SimEvent.root(UUID()), .instance(id: UUID(), parent: nil, status: .running, exitCode: nil),
         .instance(id: UUID(), parent: UUID(), status: .stopped, exitCode: 255), .instanceRemoved(UUID()),
-        .settings(forkLatencyMs: 5, bootLatencyMs: 0, failNextForks: 2),
+        .settings(forkLatencyMs: 5, bootLatencyMs: 0, failNextForks: 2), .exitApplied(request: 0x7fff_ffff_ffff_ffff),
     ])
     func everySimEventRoundTripsThroughItsLine(_ event: SimEvent) {
         #expect(SimEvent.parse(Substring(event.line)) == event, "\(event.line)")
@@ -177,6 +177,30 @@ import VFSKit
         #expect(again.root.engine.children.count == 1, "no second fork")
         let other = try await again.root.engine.fork(thread: 5, request: 101)
         #expect(other != child && again.root.engine.children.count == 2)
+    }
+
+    /// An `exit` write applied before the server died, resent to the next server
+    /// (`FUSE_NOTIFY_RESEND`): answered again, not taken for the exit of a stopped instance.
+    @Test func aResentExitIsAnsweredOnceNeverAppliedTwice() async throws {
+        let directory = Directory()
+        let first = try Self.sim(directory)
+        let child = try await first.root.engine.fork(thread: 5, request: 100)
+        try await first.exit(child, code: 7, request: 300)
+        let again = try Self.sim(directory)
+        try await again.exit(child, code: 7, request: 300)
+        #expect(again.instances[child]?.exitCode == 7)
+        await #expect(throws: Errno.invalidArgument, "another exit of the stopped instance") {
+            try await again.exit(child, code: 7, request: 301)
+        }
+        for request in 1...UInt64(SimRecord.exitsAppliedLimit) {
+            let other = try await again.root.engine.fork(thread: 5, request: 1000 + request)
+            try await again.exit(other, code: 0, request: 2000 + request)
+        }
+        #expect(again.instances.count == 2 + SimRecord.exitsAppliedLimit)
+        #expect(try Self.sim(directory).instances[child] != nil)
+        await #expect(throws: Errno.invalidArgument, "remembered for the last \(SimRecord.exitsAppliedLimit) exits only") {
+            try await Self.sim(directory).exit(child, code: 7, request: 300)
+        }
     }
 
     /// The server died while the simulator was forking: before the child existed (the

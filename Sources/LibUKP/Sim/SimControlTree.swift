@@ -17,8 +17,8 @@ extension SimPlatform {
                         .poll("POLLPRI|POLLIN on every state change", .changes { _ in try instance.value.statusChanged })
                     File("exit", permissions: 0o644, "The instance's exit")
                         .read("exit code once stopped") { _ in try instance.value.exitCode }
-                        .write(Int32.self, "an integer: the instance exits with that code (`Draining`, `Stopping`, `Stopped`)") { _, code in
-                            try await self.exit(instance.key, code: code)
+                        .write(Int32.self, "an integer: the instance exits with that code (`Draining`, `Stopping`, `Stopped`)") { context, code in
+                            try await self.exit(instance.key, code: code, request: context.requestID)
                         }
                     Directory("libukp", "That instance's own ukp tree, exactly as its app sees it at /uk/libukp") {
                         UKPTree.declaration(of: (try? instance.value)?.engine).nodes

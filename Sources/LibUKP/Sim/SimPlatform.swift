@@ -168,11 +168,16 @@ public final class SimPlatform: Sendable {
     /// its parent learns the exit code, and callers blocked in its own tree get `EIO`.
     ///
     /// Throws `ENOENT` for an unknown instance, `EINVAL` if it has already stopped.
-    public func exit(_ id: UUID, code: Int32) async throws(Errno) {
+    /// - Parameter request: the kernel's id of the `exit` write. Applied once: the same
+    ///   request resent to a restarted server (`FUSE_NOTIFY_RESEND`) succeeds without
+    ///   exiting again (it is not the exit of a stopped instance).
+    public func exit(_ id: UUID, code: Int32, request: UInt64? = nil) async throws(Errno) {
         guard let instance = instances[id] else { throw .noSuchFileOrDirectory }
+        if let request, journal?.simAppliedExit(request) == true { return }
         move(instance, to: .draining, from: [.starting, .running, .template])
         move(instance, to: .stopping, from: [.draining])
-        guard move(instance, to: .stopped, exitCode: code, from: Self.notStopped) else {
+        let applied = request.map { SimEvent.exitApplied(request: $0) }
+        guard move(instance, to: .stopped, exitCode: code, from: Self.notStopped, recording: applied) else {
             throw .invalidArgument
         }
         await instance.engine.shutdown()
@@ -206,10 +211,12 @@ public final class SimPlatform: Sendable {
         _ instance: SimInstance,
         to status: InstanceState,
         exitCode: Int32? = nil,
-        from allowed: Set<InstanceState>
+        from allowed: Set<InstanceState>,
+        recording also: SimEvent? = nil
     ) -> Bool {
         guard instance.move(to: status, exitCode: exitCode, from: allowed) else { return false }
-        journal?.record(.instance(id: instance.id, parent: instance.parent?.id, status: status, exitCode: instance.exitCode))
+        let moved = SimEvent.instance(id: instance.id, parent: instance.parent?.id, status: status, exitCode: instance.exitCode)
+        journal?.record([moved] + (also.map { [$0] } ?? []))
         if let parent = instance.parent {
             if status == .stopped {
                 parent.engine.childExited(instance.id, code: exitCode ?? 0)

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import OrderedCollections
 import VFSKit
 
 /// One change to the simulator's own state (its instances and settings), as a line of the
@@ -15,6 +16,9 @@ enum SimEvent: Sendable, Hashable {
     case instanceRemoved(UUID)
     /// The control tree's settings.
     case settings(forkLatencyMs: Int, bootLatencyMs: Int, failNextForks: Int)
+    /// The `exit` write with this kernel request id was applied (written with the exit it
+    /// made, so that the same request resent to a restarted server is answered, not redone).
+    case exitApplied(request: UInt64)
 
     var line: String {
         switch self {
@@ -26,6 +30,8 @@ enum SimEvent: Sendable, Hashable {
             "~ Y \(id.lowercaseText)"
         case .settings(let fork, let boot, let fail):
             "~ L \(fork) \(boot) \(fail)"
+        case .exitApplied(let request):
+            "~ X \(request)"
         }
     }
 
@@ -47,6 +53,8 @@ enum SimEvent: Sendable, Hashable {
         case ("L", 5):
             guard let fork = Int(fields[2]), let boot = Int(fields[3]), let fail = Int(fields[4]) else { return nil }
             return .settings(forkLatencyMs: fork, bootLatencyMs: boot, failNextForks: fail)
+        case ("X", 3):
+            return UInt64(fields[2]).map { .exitApplied(request: $0) }
         default:
             return nil
         }
@@ -70,6 +78,10 @@ struct SimRecord: Sendable, Equatable {
     var forkLatencyMs = 0
     var bootLatencyMs = 0
     var failNextForks = 0
+    /// The kernel request ids of the last `exit` writes applied, oldest first.
+    var exitsApplied: OrderedSet<UInt64> = []
+    /// How many of them are remembered.
+    static let exitsAppliedLimit = 256
 
     mutating func apply(_ event: SimEvent) {
         switch event {
@@ -87,6 +99,9 @@ struct SimRecord: Sendable, Equatable {
             instances.shrinkIfSparse()
         case .settings(let fork, let boot, let fail):
             (forkLatencyMs, bootLatencyMs, failNextForks) = (fork, boot, fail)
+        case .exitApplied(let request):
+            exitsApplied.append(request)
+            if exitsApplied.count > Self.exitsAppliedLimit { exitsApplied.removeFirst() }
         }
     }
 
@@ -102,6 +117,7 @@ struct SimRecord: Sendable, Equatable {
                 events.append(.instance(id: id, parent: instance.parent, status: instance.status, exitCode: instance.exitCode))
             }
         }
+        for request in exitsApplied { events.append(.exitApplied(request: request)) }
         return events
     }
 }

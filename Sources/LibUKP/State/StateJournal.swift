@@ -88,7 +88,20 @@ public final class StateJournal: Sendable {
     }
 
     func record(_ event: SimEvent) {
-        append(event.line + "\n") { $0.sim.apply(event) }
+        record([event])
+    }
+
+    /// Records simulator events in one write (all of them survive a crash, or none).
+    func record(_ events: [SimEvent]) {
+        guard !events.isEmpty else { return }
+        append(events.map { $0.line + "\n" }.joined()) { contents in
+            for event in events { contents.sim.apply(event) }
+        }
+    }
+
+    /// Whether the `exit` write with this kernel request id was applied.
+    func simAppliedExit(_ request: UInt64) -> Bool {
+        state.withLock { $0.contents.sim.exitsApplied.contains(request) }
     }
 
     /// What the journal says about `instance` now.
