@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #ifndef FUSE_NOTIFY_RESEND
@@ -181,6 +182,18 @@ ssize_t vfskit_io_writev(int fd, struct iovec *iov, int count, void *userdata) {
         return (ssize_t)total;
     }
     return writev(fd, iov, count);
+}
+
+int vfskit_io_clone(int fd) {
+    int clone = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (clone < 0) return -errno;
+    uint32_t source = (uint32_t)fd;
+    if (ioctl(clone, FUSE_DEV_IOC_CLONE, &source) != 0) {
+        int error = errno;
+        close(clone);
+        return -error;
+    }
+    return clone;
 }
 
 int vfskit_notify_poll(int fd, uint64_t kh) {

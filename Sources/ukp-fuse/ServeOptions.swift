@@ -1,6 +1,7 @@
 import ArgumentParser
 import LibUKP
 import Logging
+import VFSKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,6 +71,27 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Owner gid of the files (default: the mounting user's group).", valueName: "n"))
     var gid: UInt32?
 
+    enum HeldRequestsChoice: String, ExpressibleByArgument, CaseIterable {
+        case auto, resend, fail
+    }
+
+    @Option(help: ArgumentHelp(
+        """
+        What becomes of the requests a dying server was answering: resend (the next server has \
+        the kernel resend them: no caller notices; Linux 6.9+), fail (their callers get \
+        ECONNABORTED), auto (resend where the kernel can, fail before 6.9).
+        """, valueName: "auto|resend|fail"))
+    var heldRequests = HeldRequestsChoice.auto
+
+    /// `--held-requests` on this kernel.
+    var heldRequestsOnServerDeath: FUSEHandover.HeldRequests {
+        switch heldRequests {
+        case .auto: KernelFeatures.hasResend ? .resent : .failed
+        case .resend: .resent
+        case .fail: .failed
+        }
+    }
+
     enum LogLevel: String, ExpressibleByArgument, CaseIterable {
         case trace, debug, info, notice, warning, error
         var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
@@ -102,6 +124,10 @@ struct ServeOptions: ParsableArguments {
             guard stat(childHooks, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
                 throw ValidationError("--child-hooks \(childHooks) is not a directory")
             }
+        }
+        if heldRequests == .resend, !KernelFeatures.hasResend {
+            throw ValidationError(
+                "--held-requests resend needs FUSE_NOTIFY_RESEND (Linux 6.9+); this kernel is \(KernelFeatures.release)")
         }
         if let simControl, simControl == mountpoint {
             throw ValidationError("--sim-control must differ from --mountpoint")

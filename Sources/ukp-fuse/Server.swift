@@ -49,7 +49,7 @@ struct Server {
                 let dispatcher = try Dispatcher(tree: mount.tree, uid: uid, gid: gid)
                 let handover = FUSEHandover(
                     descriptor: Int32(3 + index), mountpoint: mount.path, recordsPath: state.records(of: mount.name),
-                    restarts: restarts)
+                    restarts: restarts, heldRequests: settings.heldRequestsOnServerDeath)
                 let server = FUSEServer(dispatcher: dispatcher, takingOver: handover, options: options)
                 try server.mount()
                 servers.append(server)

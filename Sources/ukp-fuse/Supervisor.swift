@@ -62,11 +62,9 @@ final class Supervisor: @unchecked Sendable {
         try state.create()
         try mount()
         writePIDFile()
-        if !KernelFeatures.hasResend {
-            logger.warning("""
-                this kernel (\(KernelFeatures.release)) has no FUSE_NOTIFY_RESEND (Linux 6.9+): if the server dies, \
-                the requests it was answering are lost (their callers wait until interrupted)
-                """)
+        if settings.heldRequestsOnServerDeath == .failed {
+            let why = KernelFeatures.hasResend ? "--held-requests fail" : "this kernel (\(KernelFeatures.release)) has no FUSE_NOTIFY_RESEND (Linux 6.9+)"
+            logger.warning("\(why): if the server dies, the requests it was answering fail with ECONNABORTED")
         }
         return await withCheckedContinuation { continuation in
             queue.async { [self] in

@@ -16,7 +16,7 @@ import statistics
 import threading
 import time
 
-from harness import DaemonTestCase, listdir, read_value, write_file, STEP, UUID_RE
+from harness import Blocked, DaemonTestCase, listdir, read_value, write_file, write_once, STEP, UUID_RE
 
 KILLS = int(os.environ.get("UKP_CRASH_KILLS", "50"))
 DISCONNECTED = (errno.ENOTCONN, errno.ECONNABORTED)
@@ -280,3 +280,35 @@ class CrashSurvivalTests(DaemonTestCase):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class HeldRequestsFailTests(DaemonTestCase):
+    """`--held-requests fail` (the default before Linux 6.9, which cannot resend): the
+    server reads through its own clone of the connection's descriptor, so the requests it
+    held when it died end with ECONNABORTED at once — instead of waiting, uninterruptibly,
+    for an answer nobody would send — and the next server serves everything else."""
+
+    def test_a_held_wait_fails_with_econnaborted_and_the_mount_serves_on(self):
+        d = self.start_daemon("--held-requests", "fail", retention=120)
+        self.assertIn("--held-requests fail", d.stderr_text(), "the daemon says what its servers' deaths do")
+        self.assertEqual(write_file(d.u("fork")), 2)
+        child = read_value(d.u("fork"))
+        held = Blocked(write_once, d.u("vm", child, "wait"), b"1\n", os.O_WRONLY, name="wait")
+        time.sleep(0.5)
+        self.assertFalse(held.finished(), "the wait write returned before its child stopped")
+        old = d.server_pid()
+        os.kill(old, 9)
+        with self.assertRaises(OSError) as raised:
+            held.result(timeout=STEP)
+        self.assertEqual(raised.exception.errno, errno.ECONNABORTED, raised.exception)
+        # The mount stays and the next server answers, with the same state.
+        deadline = time.monotonic() + STEP
+        while d.server_pid() == old and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(read_value(d.u("fork")), child)
+        self.assertIn(child, listdir(d.u("vm")))
+        again = Blocked(write_once, d.u("vm", child, "wait"), b"1\n", os.O_WRONLY, name="wait again")
+        time.sleep(0.3)
+        write_file(d.s("instances", child, "exit"), b"5\n")
+        self.assertEqual(again.result(), 2)
+        self.assertEqual(read_value(d.u("vm", child, "wait")), "5")

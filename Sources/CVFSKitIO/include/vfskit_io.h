@@ -33,6 +33,12 @@ uint64_t vfskit_current_poll_kh(void);
 /// sleeps in read(2) (default 50,000; 0: never). One worker at a time.
 void vfskit_io_set_spin(long nanoseconds);
 
+/// A new descriptor of `fd`'s connection (`/dev/fuse` opened, then `FUSE_DEV_IOC_CLONE`)
+/// with its own processing queue: the requests read through it and not answered are ended
+/// with `ECONNABORTED` when it closes (its process died), instead of staying with the
+/// connection for `FUSE_NOTIFY_RESEND`. Returns the descriptor (close-on-exec), or -errno.
+int vfskit_io_clone(int fd);
+
 /// Wakes the kernel pollers registered under `kh` (FUSE_NOTIFY_POLL). Returns 0 or -errno.
 int vfskit_notify_poll(int fd, uint64_t kh);
 

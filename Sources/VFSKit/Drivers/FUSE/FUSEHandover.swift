@@ -19,12 +19,28 @@ public struct FUSEHandover: Sendable, Equatable {
     public var recordsPath: String
     /// How many servers served this connection before this one (0: the first).
     public var restarts: Int
+    /// What becomes of the requests this server read and had not answered when it dies.
+    public var heldRequests: HeldRequests
 
-    public init(descriptor: Int32, mountpoint: String, recordsPath: String, restarts: Int) {
+    /// The fate of the requests a dying server held.
+    public enum HeldRequests: String, Sendable, Equatable, CaseIterable {
+        /// They stay with the connection, and the next server has the kernel resend them
+        /// (`FUSE_NOTIFY_RESEND`, Linux 6.9+): their callers never notice. The server reads
+        /// the inherited descriptor itself.
+        case resent
+        /// They fail with `ECONNABORTED` as the server dies: the server reads through its
+        /// own clone of the descriptor (`FUSE_DEV_IOC_CLONE`), whose requests the kernel ends
+        /// when it closes. Before Linux 6.9 (no resend) the alternative is callers that wait
+        /// for an answer nobody will send, uninterruptibly, even through `SIGKILL`.
+        case failed
+    }
+
+    public init(descriptor: Int32, mountpoint: String, recordsPath: String, restarts: Int, heldRequests: HeldRequests = .resent) {
         self.descriptor = descriptor
         self.mountpoint = mountpoint
         self.recordsPath = recordsPath
         self.restarts = restarts
+        self.heldRequests = heldRequests
     }
 
     /// Tags the file handles this server gives out (bits 48–63), so that a later server

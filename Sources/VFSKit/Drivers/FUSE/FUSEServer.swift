@@ -26,6 +26,8 @@ public final class FUSEServer: Sendable {
     private let connection: FUSEConnection
     private let phase = Mutex(Phase.idle)
     private let stopper: LoopStopper
+    /// The descriptor the session reads (the handed-over one, or its clone); -1 before.
+    private let servingDescriptor = Atomic<Int32>(-1)
 
     private enum Phase {
         case idle, mounted(SessionHandle), serving, finished
@@ -115,10 +117,11 @@ public final class FUSEServer: Sendable {
 
     /// After taking over a connection: whether the kernel resent the requests the
     /// previous server had read (`FUSE_NOTIFY_RESEND`, Linux 6.9+); nil before the
-    /// connection's setup was replayed, or for the first server of a connection.
+    /// connection's setup was replayed, for the first server of a connection, and when held
+    /// requests fail with their server (`FUSEHandover.HeldRequests.failed`).
     public var resendOutcome: Result<Void, Errno>? {
-        guard let handover, handover.restarts > 0 else { return nil }
-        let result = vfskit_io_resend_result(handover.descriptor)
+        guard let handover, handover.restarts > 0, handover.heldRequests == .resent else { return nil }
+        let result = vfskit_io_resend_result(servingDescriptor.load(ordering: .relaxed))
         if result == 0 { return nil }
         return result > 0 ? .success(()) : .failure(Errno(rawValue: -result))
     }
@@ -166,13 +169,20 @@ public final class FUSEServer: Sendable {
         }
         connection.dispatcher.tree.record(in: journal)
         connection.record(polls: journal)
+        var descriptor = handover.descriptor
+        if handover.heldRequests == .failed {
+            descriptor = vfskit_io_clone(handover.descriptor)
+            guard descriptor >= 0 else { throw .deviceCloneFailed(errno: -descriptor) }
+        }
         let session = try openSession(mounting: false)
         do throws(FUSEServerError) {
-            try useDeviceIO(session, descriptor: handover.descriptor, handover: handover)
+            try useDeviceIO(session, descriptor: descriptor, handover: handover)
         } catch {
             fuse_session_destroy(session.raw)
+            if descriptor != handover.descriptor { close(descriptor) }
             throw error
         }
+        servingDescriptor.store(descriptor, ordering: .relaxed)
         return session
     }
 

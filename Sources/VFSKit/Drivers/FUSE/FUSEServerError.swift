@@ -13,6 +13,8 @@ public enum FUSEServerError: Error, Sendable, Equatable, CustomStringConvertible
     case alreadyMounted(String)
     /// The records of a handed-over connection (see `FUSEHandover`) cannot be kept.
     case recordsUnusable(String, errno: Int32)
+    /// The handed-over descriptor could not be cloned (`FUSEHandover.HeldRequests.failed`).
+    case deviceCloneFailed(errno: Int32)
 
     public var description: String {
         switch self {
@@ -38,6 +40,8 @@ public enum FUSEServerError: Error, Sendable, Equatable, CustomStringConvertible
             "this server is already mounted at \(path)"
         case .recordsUnusable(let path, let errno):
             "cannot keep the connection's records in \(path): \(errnoDescription(errno))"
+        case .deviceCloneFailed(let errno):
+            "cannot clone the FUSE descriptor (FUSE_DEV_IOC_CLONE on /dev/fuse): \(errnoDescription(errno))"
         }
     }
 }
