@@ -20,6 +20,7 @@ struct Server {
     let lifeline: Int32?
 
     func run() async throws {
+        HeapTrimService.keepLargeBlocksOutOfTheHeap()
         if let lifeline { Self.exitWhenClosed(lifeline) }
         if restarts == 0, let warning = FUSEServer.requestTimeoutWarning() {
             logger.warning("\(warning); set it to 0 for blocking fork and wait writes")

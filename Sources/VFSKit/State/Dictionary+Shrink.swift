@@ -14,6 +14,10 @@ extension ContiguousArray {
     /// The same for an array: rebuilt at a quarter full.
     package mutating func shrinkIfSparse() {
         guard capacity > 256, count * 4 < capacity else { return }
-        self = ContiguousArray(self)
+        // Not `ContiguousArray(self)`: that shares the buffer, capacity and all.
+        var smaller = ContiguousArray()
+        smaller.reserveCapacity(count * 2)
+        smaller.append(contentsOf: self)
+        self = smaller
     }
 }
