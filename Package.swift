@@ -132,7 +132,7 @@ let package = Package(
             path: "Examples/JobQueue/Tests/JobQueueFSTests",
             swiftSettings: strict
         ),
-            .target(
+        .target(
             name: "SysfsFS",
             dependencies: ["VFSKit"],
             path: "Examples/Sysfs/Sources/SysfsFS",

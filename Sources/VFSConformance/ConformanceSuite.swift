@@ -255,7 +255,7 @@ public struct ConformanceSuite: Sendable {
         case .changes?: allowed = [file.pollEvents.idle]
         case .readableWhileConditionHolds?: allowed = [file.pollEvents.idle, file.pollEvents.ready]
         case nil:
-            guard file.isReadable else { return }   // opened for reading to poll
+            guard file.isReadable else { return }  // opened for reading to poll
             allowed = [file.pollEvents.idle]
         }
         for attempt in 0..<2 {
@@ -280,7 +280,8 @@ public struct ConformanceSuite: Sendable {
             if error != .resourceTemporarilyUnavailable { report.fail(path, "read failed: \(error)") }
             return
         }
-        let isOneLine = reference.isEmpty
+        let isOneLine =
+            reference.isEmpty
             || (reference.last == 0x0a && !reference.dropLast().contains(0x0a)
                 && reference.allSatisfy { (0x20...0x7e).contains($0) || $0 == 0x0a || $0 == 0x09 })
         report.expect(isOneLine, path, "content is not one ASCII line ending in \\n: \(reference)")
@@ -330,10 +331,12 @@ public struct ConformanceSuite: Sendable {
         }
         let expectedOwner = node.owner ?? owner
         report.expect(status.isDirectory == isDirectory, path, isDirectory ? "expected a directory" : "expected a file")
-        report.expect(status.permissions == node.permissions, path,
-                      "mode \(String(status.permissions, radix: 8)), declared \(String(node.permissions, radix: 8))")
-        report.expect(status.uid == expectedOwner.uid && status.gid == expectedOwner.gid, path,
-                      "owner \(status.uid):\(status.gid), expected \(expectedOwner.uid):\(expectedOwner.gid)")
+        report.expect(
+            status.permissions == node.permissions, path,
+            "mode \(String(status.permissions, radix: 8)), declared \(String(node.permissions, radix: 8))")
+        report.expect(
+            status.uid == expectedOwner.uid && status.gid == expectedOwner.gid, path,
+            "owner \(status.uid):\(status.gid), expected \(expectedOwner.uid):\(expectedOwner.gid)")
         if !isDirectory { report.expect(status.size == 4096, path, "size \(status.size), expected 4096") }
         return status.isDirectory == isDirectory
     }
@@ -350,11 +353,14 @@ public struct ConformanceSuite: Sendable {
     }
 
     private enum Outcome {
-        case passed, failed(String)
+        case passed
+        case failed(String)
         func record(into report: inout ConformanceReport) {
             switch self {
             case .passed: report.pass()
-            case .failed(let line): report.failures.append(line); report.checks += 1
+            case .failed(let line):
+                report.failures.append(line)
+                report.checks += 1
             }
         }
     }

@@ -23,8 +23,13 @@ public struct FileStatus: Sendable, Equatable {
 
 /// A change to the namespace or to attributes, which a control filesystem refuses.
 public enum Mutation: String, Sendable, CaseIterable {
-    case createFile = "create", makeDirectory = "mkdir", unlink, removeDirectory = "rmdir", rename
-    case chmod, chown, utimes, truncateNonZero = "truncate to 1"
+    case createFile = "create"
+    case makeDirectory = "mkdir"
+    case unlink
+    case removeDirectory = "rmdir"
+    case rename
+    case chmod, chown, utimes
+    case truncateNonZero = "truncate to 1"
 }
 
 /// Where the conformance suite runs: a mounted tree, or the in-process driver.

@@ -1,5 +1,6 @@
 public import SystemPackage
 public import VFSKit
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -120,7 +121,10 @@ public struct MountedTarget: ConformanceTarget {
         switch mutation {
         case .createFile:
             let fd = Glibc.open(inside, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-            if fd >= 0 { close(fd); unlink(inside) }
+            if fd >= 0 {
+                close(fd)
+                unlink(inside)
+            }
             try Self.check(fd)
         case .makeDirectory:
             let result = mkdir(inside, 0o755)

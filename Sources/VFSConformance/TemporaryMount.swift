@@ -1,4 +1,5 @@
 public import VFSKit
+
 #if canImport(Glibc)
 import Glibc
 #endif

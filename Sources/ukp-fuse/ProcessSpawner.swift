@@ -1,5 +1,6 @@
 import CDaemon
 import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #endif

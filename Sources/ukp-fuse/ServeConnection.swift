@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import ArgumentParser
 import LibUKP
 import Logging
 import VFSKit
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,25 +27,29 @@ struct ServeOptions: ParsableArguments {
     /// Where `--platform wire` reaches the platform when `--wire-path` is not given.
     static let defaultWirePath = "/dev/virtio-ports/ukp"
 
-    @Option(help: ArgumentHelp(
-        "With --platform wire: the platform's stream, a Unix socket or a character device (default \(defaultWirePath)).",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "With --platform wire: the platform's stream, a Unix socket or a character device (default \(defaultWirePath)).",
+            valueName: "path"))
     var wirePath: String?
 
-    @Option(help: ArgumentHelp(
-        "What must survive a restart of the server (default: one directory per mount point under /run/ukp/).",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "What must survive a restart of the server (default: one directory per mount point under /run/ukp/).",
+            valueName: "path"))
     var stateDir: String?
 
-    @Flag(help: """
-        With --platform wire: the platform offers this project's wire extension (say Hello; \
-        take its entropy and clock). ukp-host offers it with ukp.wire=hello on the kernel command line.
-        """)
+    @Flag(
+        help: """
+            With --platform wire: the platform offers this project's wire extension (say Hello; \
+            take its entropy and clock). ukp-host offers it with ukp.wire=hello on the kernel command line.
+            """)
     var wireHello = false
 
-    @Option(help: ArgumentHelp(
-        "Executables run in a new child, in name order, after the reseed and before its fork returns.",
-        valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Executables run in a new child, in name order, after the reseed and before its fork returns.",
+            valueName: "dir"))
     var childHooks: String?
 
     @Option(help: ArgumentHelp("Seconds each child hook may run before it is killed.", valueName: "secs"))
@@ -75,12 +80,13 @@ struct ServeOptions: ParsableArguments {
         case auto, resend, fail
     }
 
-    @Option(help: ArgumentHelp(
-        """
-        What becomes of the requests a dying server was answering: resend (the next server has \
-        the kernel resend them: no caller notices; Linux 6.9+), fail (their callers get \
-        ECONNABORTED), auto (resend where the kernel can, fail before 6.9).
-        """, valueName: "auto|resend|fail"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            What becomes of the requests a dying server was answering: resend (the next server has \
+            the kernel resend them: no caller notices; Linux 6.9+), fail (their callers get \
+            ECONNABORTED), auto (resend where the kernel can, fail before 6.9).
+            """, valueName: "auto|resend|fail"))
     var heldRequests = HeldRequestsChoice.auto
 
     /// `--held-requests` on this kernel.

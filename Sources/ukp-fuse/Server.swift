@@ -2,6 +2,7 @@ import LibUKP
 import Logging
 import ServiceLifecycle
 import VFSKit
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,18 +57,22 @@ struct Server {
                 servers.append(server)
             }
         } catch {
-            for server in servers { server.stop(); await DedicatedThread.run { server.serve() } }
+            for server in servers {
+                server.stop()
+                await DedicatedThread.run { server.serve() }
+            }
             await platform.shutdown()
             throw error
         }
 
         let service = FUSEService(servers: servers, platform: platform, isFirstServer: restarts == 0, logger: logger)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: service),
-                .init(service: HeapTrimService(), successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: service),
+                    .init(service: HeapTrimService(), successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -3,6 +3,7 @@ import Dispatch
 import Logging
 import Synchronization
 import VFSKit
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,7 +64,9 @@ final class Supervisor: @unchecked Sendable {
         try mount()
         writePIDFile()
         if settings.heldRequestsOnServerDeath == .failed {
-            let why = KernelFeatures.hasResend ? "--held-requests fail" : "this kernel (\(KernelFeatures.release)) has no FUSE_NOTIFY_RESEND (Linux 6.9+)"
+            let why =
+                KernelFeatures.hasResend
+                ? "--held-requests fail" : "this kernel (\(KernelFeatures.release)) has no FUSE_NOTIFY_RESEND (Linux 6.9+)"
             logger.warning("\(why): if the server dies, the requests it was answering fail with ECONNABORTED")
         }
         return await withCheckedContinuation { continuation in

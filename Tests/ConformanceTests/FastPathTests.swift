@@ -1,5 +1,6 @@
 import LibUKP
 import Testing
+
 @testable import VFSKit
 
 /// Every read handler of the ukp tree is synchronous, so reads are answered on the FUSE

@@ -20,7 +20,9 @@ extension KernelTests {
             let reading = ChangeSignal()
 
             var tree: Tree {
-                let armed = armed, armedChanged = armedChanged, reading = reading
+                let armed = armed
+                let armedChanged = armedChanged
+                let reading = reading
                 return Tree("kernel features", profile: .sysfs) {
                     File("arm", "0 or 1")
                         .read("armed") { _ in armed.value.load(ordering: .relaxed) }
@@ -45,52 +47,52 @@ extension KernelTests {
         }
 
         static let script = #"""
-import errno, os, select, stat, sys
-m = sys.argv[1]
-def out(k, v): print(f"{k}={v}")
-st = os.lstat(f"{m}/arm-link")
-out("link", f"{stat.S_ISLNK(st.st_mode)}:{oct(st.st_mode & 0o777)}:{st.st_size}:{os.readlink(m + '/arm-link')}")
-out("follow", open(f"{m}/arm-link").read().strip())
-out("types", ",".join(f"{e.name}:{'l' if e.is_symlink() else 'd' if e.is_dir(follow_symlinks=False) else 'f'}" for e in sorted(os.scandir(m), key=lambda e: e.name)))
-out("sensors", ",".join(sorted(os.listdir(f"{m}/sensors"))))
-out("sensor", open(f"{m}/sensor").read().strip())
-out("trip_absent", not os.path.exists(f"{m}/trip") and "trip" not in os.listdir(m))
-with open(f"{m}/arm", "w") as f: f.write("1\n")
-out("trip_present", open(f"{m}/trip").read().strip())
-fd = os.open(f"{m}/trip", os.O_RDONLY)
-with open(f"{m}/arm", "w") as f: f.write("0")
-try:
-    os.pread(fd, 8, 0); out("gone", "read")
-except OSError as e:
-    out("gone", errno.errorcode[e.errno])
-os.close(fd)
-out("trip_listed", "trip" in os.listdir(m))
-def werr(path, data):
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, data); return "ok"
-    except OSError as e:
-        return errno.errorcode[e.errno]
-    finally:
-        os.close(fd)
-out("streq", werr(f"{m}/arm", b"1\n\n"))
-out("big", werr(f"{m}/arm", b"1" * 4097))
-os.chmod(f"{m}/arm", 0o664); os.chown(f"{m}/arm", -1, 20)
-st = os.stat(f"{m}/arm"); out("chmod", f"{oct(st.st_mode & 0o777)}:{st.st_gid}")
-try:
-    os.chmod(f"{m}/sensors", 0o700); out("chmod_dir", "ok")
-except OSError as e:
-    out("chmod_dir", errno.errorcode[e.errno])
-fd = os.open(f"{m}/arm", os.O_RDONLY)
-p = select.poll(); p.register(fd, select.POLLIN | select.POLLOUT | select.POLLPRI | select.POLLERR)
-out("poll_idle", hex(p.poll(0)[0][1]))
-r, _, x = select.select([fd], [], [fd], 0); out("select", f"{len(r)}:{len(x)}")
-only_err = select.poll(); only_err.register(fd, select.POLLERR)
-out("err_idle", [ev for _, ev in only_err.poll(0)])
-sys.stdout.flush()
-sys.stdin.readline()   # the test fires the signal
-out("err_woken", [ev for _, ev in only_err.poll(5000)])
-"""#
+            import errno, os, select, stat, sys
+            m = sys.argv[1]
+            def out(k, v): print(f"{k}={v}")
+            st = os.lstat(f"{m}/arm-link")
+            out("link", f"{stat.S_ISLNK(st.st_mode)}:{oct(st.st_mode & 0o777)}:{st.st_size}:{os.readlink(m + '/arm-link')}")
+            out("follow", open(f"{m}/arm-link").read().strip())
+            out("types", ",".join(f"{e.name}:{'l' if e.is_symlink() else 'd' if e.is_dir(follow_symlinks=False) else 'f'}" for e in sorted(os.scandir(m), key=lambda e: e.name)))
+            out("sensors", ",".join(sorted(os.listdir(f"{m}/sensors"))))
+            out("sensor", open(f"{m}/sensor").read().strip())
+            out("trip_absent", not os.path.exists(f"{m}/trip") and "trip" not in os.listdir(m))
+            with open(f"{m}/arm", "w") as f: f.write("1\n")
+            out("trip_present", open(f"{m}/trip").read().strip())
+            fd = os.open(f"{m}/trip", os.O_RDONLY)
+            with open(f"{m}/arm", "w") as f: f.write("0")
+            try:
+                os.pread(fd, 8, 0); out("gone", "read")
+            except OSError as e:
+                out("gone", errno.errorcode[e.errno])
+            os.close(fd)
+            out("trip_listed", "trip" in os.listdir(m))
+            def werr(path, data):
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    os.write(fd, data); return "ok"
+                except OSError as e:
+                    return errno.errorcode[e.errno]
+                finally:
+                    os.close(fd)
+            out("streq", werr(f"{m}/arm", b"1\n\n"))
+            out("big", werr(f"{m}/arm", b"1" * 4097))
+            os.chmod(f"{m}/arm", 0o664); os.chown(f"{m}/arm", -1, 20)
+            st = os.stat(f"{m}/arm"); out("chmod", f"{oct(st.st_mode & 0o777)}:{st.st_gid}")
+            try:
+                os.chmod(f"{m}/sensors", 0o700); out("chmod_dir", "ok")
+            except OSError as e:
+                out("chmod_dir", errno.errorcode[e.errno])
+            fd = os.open(f"{m}/arm", os.O_RDONLY)
+            p = select.poll(); p.register(fd, select.POLLIN | select.POLLOUT | select.POLLPRI | select.POLLERR)
+            out("poll_idle", hex(p.poll(0)[0][1]))
+            r, _, x = select.select([fd], [], [fd], 0); out("select", f"{len(r)}:{len(x)}")
+            only_err = select.poll(); only_err.register(fd, select.POLLERR)
+            out("err_idle", [ev for _, ev in only_err.poll(0)])
+            sys.stdout.flush()
+            sys.stdin.readline()   # the test fires the signal
+            out("err_woken", [ev for _, ev in only_err.poll(5000)])
+            """#
 
         @Test func throughTheKernel() async throws {
             let state = State()
@@ -100,7 +102,8 @@ out("err_woken", [ev for _, ev in only_err.poll(5000)])
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 process.arguments = ["python3", "-c", Self.script, mount.path]
-                let input = Pipe(), output = Pipe()
+                let input = Pipe()
+                let output = Pipe()
                 process.standardInput = input
                 process.standardOutput = output
                 try process.run()

@@ -12,11 +12,17 @@ extension KernelTests {
                 #expect(cat.status == 0)
                 #expect(cat.stdout == "Running\n")
 
-                let stat = await ProcessResult.run(["/usr/bin/stat", "-c", "%s %a %F %u", mount.file("status"), mount.file("note"), mount.file("items")])
-                #expect(stat.stdout == "4096 444 regular file \(getuid())\n4096 666 regular file \(getuid())\n0 555 directory \(getuid())\n")
+                let stat = await ProcessResult.run([
+                    "/usr/bin/stat", "-c", "%s %a %F %u", mount.file("status"), mount.file("note"), mount.file("items"),
+                ])
+                #expect(
+                    stat.stdout == "4096 444 regular file \(getuid())\n4096 666 regular file \(getuid())\n0 555 directory \(getuid())\n")
 
                 let ls = await ProcessResult.run(["/bin/ls", "-a", mount.path])
-                #expect(ls.stdout.split(separator: "\n") == [".", "..", "items", "note", "release", "remove", "set_status", "status", "wait", "waiting"])
+                #expect(
+                    ls.stdout.split(separator: "\n") == [
+                        ".", "..", "items", "note", "release", "remove", "set_status", "status", "wait", "waiting",
+                    ])
             }
         }
 
@@ -62,7 +68,10 @@ extension KernelTests {
 
         /// pread at any offset and buffer size sees the one value and nothing past it;
         /// sequential small reads continue the same rendering.
-        @Test(arguments: [(0, 64, "Running\\n"), (0, 1, "R"), (3, 2, "ni"), (7, 100, "\\n"), (8, 64, ""), (4096, 16, ""), (0, 4096, "Running\\n"), (2, 131072, "nning\\n")])
+        @Test(arguments: [
+            (0, 64, "Running\\n"), (0, 1, "R"), (3, 2, "ni"), (7, 100, "\\n"), (8, 64, ""), (4096, 16, ""), (0, 4096, "Running\\n"),
+            (2, 131072, "nning\\n"),
+        ])
         func preadAtOffsets(offset: Int, size: Int, expected: String) async throws {
             let client = try KernelFixture.client
             try await withMountedTree(KernelTestTree().tree) { mount in

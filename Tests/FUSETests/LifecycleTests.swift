@@ -56,7 +56,7 @@ extension KernelTests {
             let path = KernelFixture.makeMountPoint()
             let server = Process()
             server.executableURL = URL(fileURLWithPath: baseline)
-            server.arguments = ["-S", path] // no auto_unmount: its death leaves a stale mount
+            server.arguments = ["-S", path]  // no auto_unmount: its death leaves a stale mount
             try server.run()
             defer {
                 if server.isRunning { kill(server.processIdentifier, SIGKILL) }
@@ -110,7 +110,10 @@ extension KernelTests {
             #expect(throws: FUSEServerError.mountPointNotDirectory(file)) {
                 try FUSEServer(dispatcher: dispatcher, mountpoint: file).mount()
             }
-            for error in [FUSEServerError.mountPointMissing(missing), .mountPointNotDirectory(file), .fuseDeviceMissing, .fusermountMissing, .staleMountNotCleared(file), .mountPointInUse(file, type: "fuse.x")] {
+            for error in [
+                FUSEServerError.mountPointMissing(missing), .mountPointNotDirectory(file), .fuseDeviceMissing, .fusermountMissing,
+                .staleMountNotCleared(file), .mountPointInUse(file, type: "fuse.x"),
+            ] {
                 #expect(!error.description.contains("\n"))
                 #expect(!error.description.isEmpty)
             }
@@ -120,7 +123,7 @@ extension KernelTests {
         /// everyone, still under the kernel's mode checks (`default_permissions`).
         @Test(arguments: [false, true])
         func allowOther(_ allowOther: Bool) async throws {
-            guard getuid() == 0 else { return } // needs another user to try with
+            guard getuid() == 0 else { return }  // needs another user to try with
             let options = FUSEMountOptions(allowOther: allowOther, fsname: "vfskit-test", subtype: "vfskit-test")
             let mount = try MountedTree(KernelTestTree().tree, options: options)
             let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

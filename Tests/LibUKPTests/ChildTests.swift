@@ -1,7 +1,8 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 @Suite struct ChildTests {
     func makeChild(_ status: InstanceState = .starting) -> Child {

@@ -1,7 +1,8 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// Children over time: platform events, retention, becoming a child, shutdown.
 @Suite struct ForkEngineLifecycleTests {

@@ -1,7 +1,8 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// Forking: results, the queue, interrupts and failures (SPEC.md "/fork").
 @Suite struct ForkEngineTests {

@@ -1,6 +1,7 @@
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 @Suite struct ForkQueueTests {
     @Test func firstRequestStartsOthersWaitInOrder() {

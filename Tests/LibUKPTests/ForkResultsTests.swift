@@ -1,6 +1,7 @@
 import Foundation
-@testable import LibUKP
 import Testing
+
+@testable import LibUKP
 
 @Suite struct ForkResultsTests {
     let a = UUID()

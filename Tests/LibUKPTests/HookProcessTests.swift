@@ -1,8 +1,9 @@
 import Foundation
 import Glibc
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// The real system side: hooks listed and run as processes, the kernel CRNG ioctls.
 @Suite(.timeLimit(.minutes(1))) struct HookProcessTests {
@@ -44,7 +45,7 @@ import Testing
 
     @Test func aHookPastItsTimeoutIsKilledWithItsProcessGroup() async throws {
         let directory = try hookDirectory([
-            "slow": "sleep 300 & echo $! > \"$(dirname \"$0\")/pid\"; wait",
+            "slow": "sleep 300 & echo $! > \"$(dirname \"$0\")/pid\"; wait"
         ])
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let start = ContinuousClock.now
@@ -52,8 +53,10 @@ import Testing
         #expect(result == .timedOut(.milliseconds(300)))
         // Far below the hook's own 300 s (the bound is loose: parallel suites can starve the pool).
         #expect(ContinuousClock.now - start < .seconds(40))
-        let pid = try #require(Int32(try String(contentsOfFile: directory + "/pid", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try #require(
+            Int32(
+                try String(contentsOfFile: directory + "/pid", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)))
         try await until("the hook's background process is gone", timeout: .seconds(10)) {
             let state = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
             return state == nil || state!.contains(") Z ")
@@ -63,8 +66,9 @@ import Testing
     @Test func aHookThatCannotStartSaysWhy() async throws {
         let directory = try hookDirectory(["plain.data": "exit 0"])
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        #expect(await system.runHook(directory + "/missing", environment: [:], timeout: .seconds(5))
-            == .failedToStart(.noSuchFileOrDirectory))
+        #expect(
+            await system.runHook(directory + "/missing", environment: [:], timeout: .seconds(5))
+                == .failedToStart(.noSuchFileOrDirectory))
         let notExecutable = await system.runHook(directory + "/plain.data", environment: [:], timeout: .seconds(5))
         guard case .failedToStart = notExecutable else {
             Issue.record("a file without execute permission started: \(notExecutable)")

@@ -1,5 +1,6 @@
-@testable import LibUKP
 import Testing
+
+@testable import LibUKP
 
 @Suite struct InstanceStateTests {
     @Test(arguments: [

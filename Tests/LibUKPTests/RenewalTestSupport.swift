@@ -1,9 +1,10 @@
 import Foundation
-@testable import LibUKP
 import Logging
 import Synchronization
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// A `RenewalSystem` that records each step (with what `probe` said at that moment), fails
 /// the steps it is told to, and runs hooks that the test can hold.

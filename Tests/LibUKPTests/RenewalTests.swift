@@ -1,9 +1,10 @@
 import Foundation
-@testable import LibUKP
 import Logging
 import Synchronization
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// SPEC.md, "Becoming a child": reseed → clock → generation → hooks, then the fork returns.
 @Suite(.timeLimit(.minutes(1))) struct RenewalTests {
@@ -38,14 +39,15 @@ import Testing
         let old = setup.before.lowercaseText
         let new = setup.engine.generation.lowercaseText
         #expect(old != new)
-        #expect(setup.system.steps == [
-            .init(name: "addEntropy 32", probe: old),
-            .init(name: "reseedCRNG", probe: old),
-            .init(name: "setRealtime", probe: old),
-            .init(name: "hooks", probe: new),
-            .init(name: "hook 10-first \(new)", probe: new),
-            .init(name: "hook 20-second \(new)", probe: new),
-        ])
+        #expect(
+            setup.system.steps == [
+                .init(name: "addEntropy 32", probe: old),
+                .init(name: "reseedCRNG", probe: old),
+                .init(name: "setRealtime", probe: old),
+                .init(name: "hooks", probe: new),
+                .init(name: "hook 10-first \(new)", probe: new),
+                .init(name: "hook 20-second \(new)", probe: new),
+            ])
         #expect(setup.log.at(.error).isEmpty)
         #expect(setup.log.at(.info, "reseed: CRNG reseeded with 32 bytes from the platform").count == 1)
     }
@@ -75,8 +77,11 @@ import Testing
 
     @Test func theClockIsSteppedToThePlatformsClockPlusTheTimeSinceItArrived() async throws {
         let received = ContinuousClock.now - .milliseconds(30)
-        let setup = Setup(hooks: nil, renewal: PlatformRenewal(hostClock: HostClockReading(
-            realtime: 2_000_000_000_000_000_000, received: received, transit: .milliseconds(1))))
+        let setup = Setup(
+            hooks: nil,
+            renewal: PlatformRenewal(
+                hostClock: HostClockReading(
+                    realtime: 2_000_000_000_000_000_000, received: received, transit: .milliseconds(1))))
         _ = try await setup.forkAsChild()
         let elapsed = ContinuousClock.now - received
         let set = try #require(setup.system.setTimes.first)
@@ -92,8 +97,10 @@ import Testing
         #expect(try await setup.forkAsChild() == .zero)
         let errors = setup.log.at(.error)
         #expect(errors.count == 1, "\(setup.log.all) \(setup.system.names)")
-        let names = ["addEntropy": "RNDADDENTROPY", "reseedCRNG": "RNDRESEEDCRNG",
-                     "setRealtime": "clock_settime(CLOCK_REALTIME)", "hooks": "cannot list /hooks"]
+        let names = [
+            "addEntropy": "RNDADDENTROPY", "reseedCRNG": "RNDRESEEDCRNG",
+            "setRealtime": "clock_settime(CLOCK_REALTIME)", "hooks": "cannot list /hooks",
+        ]
         #expect(errors.first?.contains(names[step]!) == true, "\(errors)")
         #expect(errors.first?.contains("EPERM") == true, "\(errors)")
         #expect(setup.engine.generation != setup.before)

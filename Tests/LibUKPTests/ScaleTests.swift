@@ -1,7 +1,8 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// SPEC.md's sizes: 10,000 live children, 10,000 waiters on one child.
 @Suite struct ScaleTests {

@@ -1,8 +1,9 @@
 import Foundation
-@testable import LibUKP
 import Synchronization
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 @testable import VFSKit
 
 @Suite struct SimPlatformTests {

@@ -1,8 +1,9 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
 import VFSKit
+
+@testable import LibUKP
 
 /// The state journal: what an instance must not forget, and a daemon restored from it.
 @Suite struct StateJournalTests {
@@ -57,8 +58,10 @@ import VFSKit
         #expect(SimEvent.parse(Substring(event.line)) == event, "\(event.line)")
     }
 
-    @Test(arguments: ["", "x", "- Q 1", "- R 1", "- C not-a-uuid", "- A 5 nonsense", "- X \(UUID()) 1", "~ I x", "~ L 1 2",
-                      "- W -1", "- W 4294967296", "- W 1 2"])
+    @Test(arguments: [
+        "", "x", "- Q 1", "- R 1", "- C not-a-uuid", "- A 5 nonsense", "- X \(UUID()) 1", "~ I x", "~ L 1 2",
+        "- W -1", "- W 4294967296", "- W 1 2",
+    ])
     func malformedLinesDoNotParse(_ line: String) {
         #expect(StateEvent.parse(Substring(line)) == nil && SimEvent.parse(Substring(line)) == nil, "\(line)")
     }
@@ -68,8 +71,10 @@ import VFSKit
         var record = InstanceRecord()
         for event in Self.events.prefix(8) { record.apply(event) }
         let other = ForkedChild(id: UUID(), snapshot: UUID(), creationTime: 1)
-        for event: StateEvent in [.childAdded(other), .childStatus(other.id, .running), .result(thread: 3, other.id),
-                                  .forkSent(key: 1, thread: 3), .forkAnswered(key: 2, .success(other.id))] {
+        for event: StateEvent in [
+            .childAdded(other), .childStatus(other.id, .running), .result(thread: 3, other.id),
+            .forkSent(key: 1, thread: 3), .forkAnswered(key: 2, .success(other.id)),
+        ] {
             record.apply(event)
         }
         let second = ForkedChild(id: UUID(), snapshot: UUID(), creationTime: 2)
@@ -138,7 +143,9 @@ import VFSKit
     // MARK: A daemon restored
 
     /// A simulator on a journal in `directory`, as a restarted server builds it.
-    static func sim(_ directory: Directory, scheduler: any Scheduler = TaskScheduler(), retention: Duration = .seconds(60)) throws -> SimPlatform {
+    static func sim(_ directory: Directory, scheduler: any Scheduler = TaskScheduler(), retention: Duration = .seconds(60)) throws
+        -> SimPlatform
+    {
         SimPlatform(
             engineConfiguration: .init(stoppedRetention: retention), scheduler: scheduler,
             journal: try StateJournal(directory: directory.path))

@@ -1,8 +1,9 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
 import VFSKit
+
+@testable import LibUKP
 
 /// SPEC.md, `/vm/` and a child's files, through the in-process driver.
 @Suite struct TreeChildTests {

@@ -1,8 +1,9 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
 import VFSKit
+
+@testable import LibUKP
 
 /// SPEC.md, `/fork`, through the in-process driver: writes, reads, the queue, interrupts, failures.
 @Suite struct TreeForkTests {

@@ -1,8 +1,9 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
 import VFSKit
+
+@testable import LibUKP
 
 /// SPEC.md, `/generation`: this incarnation's UUID, new in every child, pollable.
 @Suite struct TreeGenerationTests {

@@ -1,8 +1,9 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
 import VFSKit
+
+@testable import LibUKP
 
 /// SPEC.md, cleanup, stale handles, becoming a child, access and nested forks, through the in-process driver.
 @Suite struct TreeLifecycleTests {
@@ -179,7 +180,9 @@ import VFSKit
     // MARK: Access
 
     /// Opening each read-only file for writing, as root: the daemon refuses with `EACCES`.
-    @Test(arguments: ["snapshot", "creation_time", "status"], [OpenFlags.writeOnly, OpenFlags.readWrite, OpenFlags.writeOnly | OpenFlags.truncate])
+    @Test(
+        arguments: ["snapshot", "creation_time", "status"],
+        [OpenFlags.writeOnly, OpenFlags.readWrite, OpenFlags.writeOnly | OpenFlags.truncate])
     func readOnlyFilesRefuseWriters(file: String, flags: Int32) async throws {
         let sim = try Sim()
         let child = try await sim.fork()

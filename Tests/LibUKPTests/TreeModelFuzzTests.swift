@@ -1,7 +1,8 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// Model-based fuzzing: random operation sequences run against `ReferenceModel` and against the
 /// real engine through its tree on the in-process driver, compared after every step.
@@ -47,8 +48,9 @@ import Testing
         }
         let elapsed = clock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("fuzz: \(Self.operations) operations in \(runs) runs of \(Self.runLength) (seed \(Self.seed), \(parallel) at a time), "
-            + "\(String(format: "%.1f", seconds)) s, \(Int(Double(Self.operations) / seconds)) operations/s")
+        print(
+            "fuzz: \(Self.operations) operations in \(runs) runs of \(Self.runLength) (seed \(Self.seed), \(parallel) at a time), "
+                + "\(String(format: "%.1f", seconds)) s, \(Int(Double(Self.operations) / seconds)) operations/s")
     }
 
     /// Run `run` of this seed: its configuration and operations.
@@ -85,8 +87,10 @@ import Testing
         // reads the evicted thread shows the difference.
         #expect(shrunk.count <= 12, "\(shrunk)")
         let divergence = try #require(await FuzzRunner.run(shrunk, configuration: model, engine: engine))
-        print("fuzz: the planted difference (engine threadLimit 3), shrunk:\n" + Self.report(
-            reproduce: "planted", configuration: model, shrunk, divergence))
+        print(
+            "fuzz: the planted difference (engine threadLimit 3), shrunk:\n"
+                + Self.report(
+                    reproduce: "planted", configuration: model, shrunk, divergence))
     }
 
     @Test func runsAreReproducibleFromTheirSeed() {

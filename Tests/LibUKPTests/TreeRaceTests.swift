@@ -1,8 +1,9 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
 import VFSKit
+
+@testable import LibUKP
 
 /// SPEC.md rules whose outcome does not depend on timing, checked while the events race
 /// (the model-based fuzzer runs the same rules one step at a time).

@@ -1,8 +1,9 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
 import VFSKit
+
+@testable import LibUKP
 
 /// Becoming a child as an app sees it through the tree (in-process driver): the fork write
 /// returns after the hooks, `/generation` is new and its pollers woke before they ran.
@@ -35,8 +36,9 @@ import VFSKit
 
     @Test func aSimulatedChildRunsTheHooksWhileStartingButIsNeitherReseededNorStepped() async throws {
         let system = RecordingSystem()
-        let renewer = InstanceRenewer(system: system, options: .init(reseed: false, stepClock: false, hookDirectory: "/h"),
-                                      logger: CapturedLog().logger)
+        let renewer = InstanceRenewer(
+            system: system, options: .init(reseed: false, stepClock: false, hookDirectory: "/h"),
+            logger: CapturedLog().logger)
         let sim = SimPlatform(renewer: renewer)
         system.hold("20-second")
         let app = try App(sim.root.engine.tree)

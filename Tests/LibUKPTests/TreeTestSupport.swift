@@ -1,9 +1,10 @@
 import Foundation
-@testable import LibUKP
 import Synchronization
 import SystemPackage
 import Testing
 import VFSKit
+
+@testable import LibUKP
 
 extension Caller {
     /// Root on thread `thread`.

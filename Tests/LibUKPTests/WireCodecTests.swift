@@ -7,35 +7,64 @@ import Testing
 @Suite struct WireCodecTests {
     static let child = UUID(uuidString: "00112233-4455-6677-8899-aabbccddeeff")!
     static let snapshot = UUID(uuidString: "f0e1d2c3-b4a5-9687-7869-5a4b3c2d1e0f")!
-    static let childBytes: [UInt8] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
-                                      0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]
-    static let snapshotBytes: [UInt8] = [0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87,
-                                         0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f]
+    static let childBytes: [UInt8] = [
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+        0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+    ]
+    static let snapshotBytes: [UInt8] = [
+        0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87,
+        0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f,
+    ]
 
     /// Each message and its exact bytes (this project's extension included).
-    static let table: [(WireMessage, [UInt8])] = [
-        (WireMessage(correlationID: 7, .error(.noMemory)),
-         [0x01, 0, 0, 0, 0x07, 0, 0, 0, 0xf4, 0xff, 0xff, 0xff]),  // -12
-        (WireMessage(correlationID: 0x0102_0304, .forkCreated(WireForkCreated(
-            child: child, snapshot: snapshot, creationTime: 0x0000_0000_6553_f100, fqdn: "c1.ukp"))),
-         [0x02, 0, 0, 0, 0x04, 0x03, 0x02, 0x01] + childBytes + snapshotBytes
-            + [0x00, 0xf1, 0x53, 0x65, 0, 0, 0, 0] + [0x06, 0x00] + Array("c1.ukp".utf8)),
-        (WireMessage(correlationID: 1, .forkCreated(WireForkCreated(
-            child: child, snapshot: snapshot, creationTime: 1))),
-         [0x02, 0, 0, 0, 0x01, 0, 0, 0] + childBytes + snapshotBytes + [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-        (WireMessage(correlationID: 9, .parentID(snapshot)),
-         [0x03, 0, 0, 0, 0x09, 0, 0, 0] + snapshotBytes),
-        (WireMessage(.status(child: child, state: .stopped)),
-         [0x04, 0, 0, 0, 0, 0, 0, 0] + childBytes + [0, 0, 0, 0, 0, 0, 0, 0]),
-        (WireMessage(.status(child: child, state: .template)),
-         [0x04, 0, 0, 0, 0, 0, 0, 0] + childBytes + [5, 0, 0, 0, 0, 0, 0, 0]),
-        (WireMessage(.status(child: child, state: .draining)),
-         [0x04, 0, 0, 0, 0, 0, 0, 0] + childBytes + [3, 0, 0, 0, 0, 0, 0, 0]),
-        (WireMessage(.exitStatus(child: child, code: 0x8000_0102)),
-         [0x05, 0, 0, 0, 0, 0, 0, 0] + childBytes + [0x02, 0x01, 0x00, 0x80, 0, 0, 0, 0]),
-        (WireMessage(correlationID: 0xffff_fffe, .forkRequest),
-         [0x06, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff]),
-    ] + WireExtensionCodecTests.table + WireResyncCodecTests.table
+    static let table: [(WireMessage, [UInt8])] =
+        [
+            (
+                WireMessage(correlationID: 7, .error(.noMemory)),
+                [0x01, 0, 0, 0, 0x07, 0, 0, 0, 0xf4, 0xff, 0xff, 0xff]
+            ),  // -12
+            (
+                WireMessage(
+                    correlationID: 0x0102_0304,
+                    .forkCreated(
+                        WireForkCreated(
+                            child: child, snapshot: snapshot, creationTime: 0x0000_0000_6553_f100, fqdn: "c1.ukp"))),
+                [0x02, 0, 0, 0, 0x04, 0x03, 0x02, 0x01] + childBytes + snapshotBytes
+                    + [0x00, 0xf1, 0x53, 0x65, 0, 0, 0, 0] + [0x06, 0x00] + Array("c1.ukp".utf8)
+            ),
+            (
+                WireMessage(
+                    correlationID: 1,
+                    .forkCreated(
+                        WireForkCreated(
+                            child: child, snapshot: snapshot, creationTime: 1))),
+                [0x02, 0, 0, 0, 0x01, 0, 0, 0] + childBytes + snapshotBytes + [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+            ),
+            (
+                WireMessage(correlationID: 9, .parentID(snapshot)),
+                [0x03, 0, 0, 0, 0x09, 0, 0, 0] + snapshotBytes
+            ),
+            (
+                WireMessage(.status(child: child, state: .stopped)),
+                [0x04, 0, 0, 0, 0, 0, 0, 0] + childBytes + [0, 0, 0, 0, 0, 0, 0, 0]
+            ),
+            (
+                WireMessage(.status(child: child, state: .template)),
+                [0x04, 0, 0, 0, 0, 0, 0, 0] + childBytes + [5, 0, 0, 0, 0, 0, 0, 0]
+            ),
+            (
+                WireMessage(.status(child: child, state: .draining)),
+                [0x04, 0, 0, 0, 0, 0, 0, 0] + childBytes + [3, 0, 0, 0, 0, 0, 0, 0]
+            ),
+            (
+                WireMessage(.exitStatus(child: child, code: 0x8000_0102)),
+                [0x05, 0, 0, 0, 0, 0, 0, 0] + childBytes + [0x02, 0x01, 0x00, 0x80, 0, 0, 0, 0]
+            ),
+            (
+                WireMessage(correlationID: 0xffff_fffe, .forkRequest),
+                [0x06, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff]
+            ),
+        ] + WireExtensionCodecTests.table + WireResyncCodecTests.table
 
     static var messages: [WireMessage] { table.map(\.0) }
 
@@ -104,8 +133,11 @@ import Testing
 
     @Test func aLongFQDN() throws {
         let fqdn = String(repeating: "a", count: 65_535)
-        let message = WireMessage(correlationID: 3, .forkCreated(WireForkCreated(
-            child: Self.child, snapshot: Self.snapshot, creationTime: 5, fqdn: fqdn)))
+        let message = WireMessage(
+            correlationID: 3,
+            .forkCreated(
+                WireForkCreated(
+                    child: Self.child, snapshot: Self.snapshot, creationTime: 5, fqdn: fqdn)))
         let bytes = message.encoded
         #expect(bytes.count == 50 + 65_535)
         #expect(bytes[48...49] == [0xff, 0xff])
@@ -162,25 +194,37 @@ import Testing
     }
 
     @Test func truncatedErrorsSayWhatArrived() {
-        #expect(WireDecodingError.truncated(type: .status, received: 20, expected: 32).description
-            == "stream ended inside a Status message: 20 of 32 bytes")
-        #expect(WireDecodingError.truncated(type: nil, received: 2, expected: nil).description
-            == "stream ended inside a message: 2 of at least 3 bytes")
+        #expect(
+            WireDecodingError.truncated(type: .status, received: 20, expected: 32).description
+                == "stream ended inside a Status message: 20 of 32 bytes")
+        #expect(
+            WireDecodingError.truncated(type: nil, received: 2, expected: nil).description
+                == "stream ended inside a message: 2 of at least 3 bytes")
     }
 
     // MARK: Malformed
 
     static let malformed: [([UInt8], WireDecodingError)] = [
-        ([0x01, 0, 0, 0, 0x05, 0, 0, 0, 0x0c, 0, 0, 0],
-         .malformed(.error, correlationID: 5, .errnoNotNegative(12))),
-        ([0x01, 0, 0, 0, 0x05, 0, 0, 0, 0, 0, 0, 0],
-         .malformed(.error, correlationID: 5, .errnoNotNegative(0))),
-        ([0x01, 0, 0, 0, 0x05, 0, 0, 0, 0, 0, 0, 0x80],
-         .malformed(.error, correlationID: 5, .errnoNotNegative(.min))),
-        ([0x04, 0, 0, 0, 0, 0, 0, 0] + childBytes + [6, 0, 0, 0, 0, 0, 0, 0],
-         .malformed(.status, correlationID: 0, .unknownState(6))),
-        ([0x02, 0, 0, 0, 0x02, 0, 0, 0] + childBytes + snapshotBytes + [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0xc3, 0x28],
-         .malformed(.forkCreated, correlationID: 2, .fqdnNotUTF8)),
+        (
+            [0x01, 0, 0, 0, 0x05, 0, 0, 0, 0x0c, 0, 0, 0],
+            .malformed(.error, correlationID: 5, .errnoNotNegative(12))
+        ),
+        (
+            [0x01, 0, 0, 0, 0x05, 0, 0, 0, 0, 0, 0, 0],
+            .malformed(.error, correlationID: 5, .errnoNotNegative(0))
+        ),
+        (
+            [0x01, 0, 0, 0, 0x05, 0, 0, 0, 0, 0, 0, 0x80],
+            .malformed(.error, correlationID: 5, .errnoNotNegative(.min))
+        ),
+        (
+            [0x04, 0, 0, 0, 0, 0, 0, 0] + childBytes + [6, 0, 0, 0, 0, 0, 0, 0],
+            .malformed(.status, correlationID: 0, .unknownState(6))
+        ),
+        (
+            [0x02, 0, 0, 0, 0x02, 0, 0, 0] + childBytes + snapshotBytes + [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0xc3, 0x28],
+            .malformed(.forkCreated, correlationID: 2, .fqdnNotUTF8)
+        ),
     ]
 
     @Test(arguments: malformed)
@@ -196,8 +240,9 @@ import Testing
     }
 
     @Test func malformedErrorsSayWhatIsWrong() {
-        #expect(Self.malformed[3].1.description
-            == "malformed Status message (correlation id 0): unknown state code 6; skipped")
+        #expect(
+            Self.malformed[3].1.description
+                == "malformed Status message (correlation id 0): unknown state code 6; skipped")
     }
 
     // MARK: Unknown types
@@ -224,7 +269,8 @@ import Testing
     }
 
     @Test func unknownTypeErrorsNameTheType() {
-        #expect(WireDecodingError.unknownType(0x10, correlationID: 3).description
-            == "unknown message type 0x10 (correlation id 3): stream out of step")
+        #expect(
+            WireDecodingError.unknownType(0x10, correlationID: 3).description
+                == "unknown message type 0x10 (correlation id 3): stream out of step")
     }
 }

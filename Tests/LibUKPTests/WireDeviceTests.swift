@@ -46,8 +46,11 @@ import Testing
         }
         #expect(request?.payload == .forkRequest)
         let child = UUID()
-        let reply = WireMessage(correlationID: request!.correlationID, .forkCreated(WireForkCreated(
-            child: child, snapshot: UUID(), creationTime: 77, fqdn: "pty")))
+        let reply = WireMessage(
+            correlationID: request!.correlationID,
+            .forkCreated(
+                WireForkCreated(
+                    child: child, snapshot: UUID(), creationTime: 77, fqdn: "pty")))
         #expect(write(master, reply.encoded, reply.encoded.count) == reply.encoded.count)
         #expect(try await task.value == child)
         #expect(engine.children[child]?.creationTime == 77)

@@ -12,14 +12,22 @@ import Testing
     static let clockBytes: [UInt8] = [0x15, 0xcd, 0x85, 0x3d, 0xfe, 0x9c, 0x97, 0x17]
 
     static let table: [(WireMessage, [UInt8])] = [
-        (WireMessage(correlationID: 3, .hello(version: 1)),
-         [0x01, 0, 0, 0x80, 0x03, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
-        (WireMessage(correlationID: 3, .renewal(WireRenewal(hostRealtime: 1_700_000_000_123_456_789, entropy: entropy))),
-         [0x02, 0, 0, 0x80, 0x03, 0, 0, 0] + clockBytes + [32, 0] + entropy),
-        (WireMessage(correlationID: 9, .renewal(WireRenewal(hostRealtime: 1_700_000_000_123_456_789))),
-         [0x02, 0, 0, 0x80, 0x09, 0, 0, 0] + clockBytes + [0, 0]),
-        (WireMessage(.renewal(WireRenewal(hostRealtime: 0, entropy: Array(repeating: 0xab, count: 512)))),
-         [0x02, 0, 0, 0x80, 0, 0, 0, 0] + [0, 0, 0, 0, 0, 0, 0, 0] + [0x00, 0x02] + Array(repeating: 0xab, count: 512)),
+        (
+            WireMessage(correlationID: 3, .hello(version: 1)),
+            [0x01, 0, 0, 0x80, 0x03, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+        ),
+        (
+            WireMessage(correlationID: 3, .renewal(WireRenewal(hostRealtime: 1_700_000_000_123_456_789, entropy: entropy))),
+            [0x02, 0, 0, 0x80, 0x03, 0, 0, 0] + clockBytes + [32, 0] + entropy
+        ),
+        (
+            WireMessage(correlationID: 9, .renewal(WireRenewal(hostRealtime: 1_700_000_000_123_456_789))),
+            [0x02, 0, 0, 0x80, 0x09, 0, 0, 0] + clockBytes + [0, 0]
+        ),
+        (
+            WireMessage(.renewal(WireRenewal(hostRealtime: 0, entropy: Array(repeating: 0xab, count: 512)))),
+            [0x02, 0, 0, 0x80, 0, 0, 0, 0] + [0, 0, 0, 0, 0, 0, 0, 0] + [0x00, 0x02] + Array(repeating: 0xab, count: 512)
+        ),
     ]
 
     @Test func aStreamEndingInsideARenewalIsTruncated() {
@@ -33,14 +41,22 @@ import Testing
     }
 
     static let malformed: [([UInt8], WireDecodingError)] = [
-        ([0x02, 0, 0, 0x80, 0x04, 0, 0, 0] + clockBytes + [5, 0, 1, 2, 3, 4, 5],
-         .malformed(.renewal, correlationID: 4, .entropyLength(5))),
-        ([0x02, 0, 0, 0x80, 0x04, 0, 0, 0] + clockBytes + [0x58, 0x02] + Array(repeating: 1, count: 600),
-         .malformed(.renewal, correlationID: 4, .entropyLength(600))),
-        ([0x02, 0, 0, 0x80, 0x04, 0, 0, 0] + [0, 0, 0, 0, 0, 0, 0, 0x80] + [0, 0],
-         .malformed(.renewal, correlationID: 4, .clockOutOfRange(1 << 63))),
-        ([0x01, 0, 0, 0x80, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-         .malformed(.hello, correlationID: 2, .helloVersionZero)),
+        (
+            [0x02, 0, 0, 0x80, 0x04, 0, 0, 0] + clockBytes + [5, 0, 1, 2, 3, 4, 5],
+            .malformed(.renewal, correlationID: 4, .entropyLength(5))
+        ),
+        (
+            [0x02, 0, 0, 0x80, 0x04, 0, 0, 0] + clockBytes + [0x58, 0x02] + Array(repeating: 1, count: 600),
+            .malformed(.renewal, correlationID: 4, .entropyLength(600))
+        ),
+        (
+            [0x02, 0, 0, 0x80, 0x04, 0, 0, 0] + [0, 0, 0, 0, 0, 0, 0, 0x80] + [0, 0],
+            .malformed(.renewal, correlationID: 4, .clockOutOfRange(1 << 63))
+        ),
+        (
+            [0x01, 0, 0, 0x80, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            .malformed(.hello, correlationID: 2, .helloVersionZero)
+        ),
     ]
 
     @Test(arguments: malformed)
@@ -54,8 +70,9 @@ import Testing
     }
 
     @Test func malformedRenewalsSayWhatIsWrong() {
-        #expect(Self.malformed[0].1.description
-            == "malformed Renewal message (correlation id 4): 5 bytes of entropy (none, or 32 to 512); skipped")
+        #expect(
+            Self.malformed[0].1.description
+                == "malformed Renewal message (correlation id 4): 5 bytes of entropy (none, or 32 to 512); skipped")
     }
 
     @Test(arguments: [UInt32(0x8000_0000), 0x8000_0007, 0x0000_0007])

@@ -1,7 +1,8 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// `WirePlatform` and the wire extension: `Hello` when offered, `Renewal` taken with the
 /// answer it precedes or at once in answer to `Hello`.
@@ -26,9 +27,14 @@ import Testing
             for _ in 0..<count {
                 var hello = try await connection.receive()
                 if case .resync = hello.payload {
-                    try connection.send(WireMessage(correlationID: hello.correlationID, .resyncStart).encoded
-                        + WireMessage(correlationID: hello.correlationID, .resyncEnd(WireResyncEnd(
-                            fork: 0, outcome: .none, children: 0))).encoded)
+                    try connection.send(
+                        WireMessage(correlationID: hello.correlationID, .resyncStart).encoded
+                            + WireMessage(
+                                correlationID: hello.correlationID,
+                                .resyncEnd(
+                                    WireResyncEnd(
+                                        fork: 0, outcome: .none, children: 0))
+                            ).encoded)
                     hello = try await connection.receive()
                 }
                 #expect(hello.payload == .hello(version: 1))
@@ -49,8 +55,9 @@ import Testing
             let fork = Task { try await engine.fork(thread: 1) }
             var request = try await connection.receive()
             while request.payload != .forkRequest { request = try await connection.receive() }
-            try connection.send(WireMessage(correlationID: request.correlationID, .renewal(WireHelloTests.renewal)).encoded
-                + WireMessage(correlationID: request.correlationID, .parentID(UUID())).encoded)
+            try connection.send(
+                WireMessage(correlationID: request.correlationID, .renewal(WireHelloTests.renewal)).encoded
+                    + WireMessage(correlationID: request.correlationID, .parentID(UUID())).encoded)
             return fork
         }
     }
@@ -114,10 +121,16 @@ import Testing
         let fork = Task { try await engine.fork(thread: 1) }
         let request = try await setup.connection.receive()
         let child = UUID()
-        try setup.connection.send(WireMessage(correlationID: request.correlationID, .renewal(
-            WireRenewal(hostRealtime: 1_800_000_000_000_000_000))))
-        try setup.connection.send(WireMessage(correlationID: request.correlationID, .forkCreated(
-            WireForkCreated(child: child, snapshot: UUID(), creationTime: 1))))
+        try setup.connection.send(
+            WireMessage(
+                correlationID: request.correlationID,
+                .renewal(
+                    WireRenewal(hostRealtime: 1_800_000_000_000_000_000))))
+        try setup.connection.send(
+            WireMessage(
+                correlationID: request.correlationID,
+                .forkCreated(
+                    WireForkCreated(child: child, snapshot: UUID(), creationTime: 1))))
         // The parent measures the clock again too before its fork returns.
         try await setup.answerHellos(with: WireRenewal(hostRealtime: 1_900_000_000_000_000_000))
         #expect(try await fork.value == child)

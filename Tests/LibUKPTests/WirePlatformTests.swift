@@ -36,8 +36,12 @@ import Testing
         func forkChild(thread: Int32 = 1, creationTime: UInt64 = 1_700_000_000) async throws -> UUID {
             let (task, id) = try await startFork(thread: thread)
             let child = UUID()
-            try connection.send(WireMessage(correlationID: id, .forkCreated(WireForkCreated(
-                child: child, snapshot: UUID(), creationTime: creationTime, fqdn: "child.example"))))
+            try connection.send(
+                WireMessage(
+                    correlationID: id,
+                    .forkCreated(
+                        WireForkCreated(
+                            child: child, snapshot: UUID(), creationTime: creationTime, fqdn: "child.example"))))
             #expect(try await task.value == child)
             return child
         }
@@ -51,8 +55,12 @@ import Testing
         let (task, id) = try await setup.startFork(thread: 7)
         let child = UUID()
         let snapshot = UUID()
-        try setup.connection.send(WireMessage(correlationID: id, .forkCreated(WireForkCreated(
-            child: child, snapshot: snapshot, creationTime: 1_234, fqdn: "c.example"))))
+        try setup.connection.send(
+            WireMessage(
+                correlationID: id,
+                .forkCreated(
+                    WireForkCreated(
+                        child: child, snapshot: snapshot, creationTime: 1_234, fqdn: "c.example"))))
         #expect(try await task.value == child)
         let entry = try #require(setup.engine.children[child])
         #expect(entry.snapshot == snapshot)
@@ -69,8 +77,12 @@ import Testing
         for _ in 0..<5 {
             let (task, id) = try await setup.startFork()
             ids.insert(id)
-            try setup.connection.send(WireMessage(correlationID: id, .forkCreated(WireForkCreated(
-                child: UUID(), snapshot: UUID(), creationTime: 1))))
+            try setup.connection.send(
+                WireMessage(
+                    correlationID: id,
+                    .forkCreated(
+                        WireForkCreated(
+                            child: UUID(), snapshot: UUID(), creationTime: 1))))
             _ = try await task.value
         }
         #expect(ids.count == 5)
@@ -98,8 +110,9 @@ import Testing
         try setup.connection.send(WireMessage(.status(child: id, state: .template)))
         try await until("Template") { child.status == .template }
         // `Status` `Stopped` alone does not stop the child: `ExitStatus` brings the code.
-        try setup.connection.send(WireMessage(.status(child: id, state: .stopped))
-            .encoded + WireMessage(.exitStatus(child: id, code: 42)).encoded)
+        try setup.connection.send(
+            WireMessage(.status(child: id, state: .stopped))
+                .encoded + WireMessage(.exitStatus(child: id, code: 42)).encoded)
         try await until("stopped") { child.hasStopped }
         #expect(child.exitCode == 42)
         try await child.waitUntilStopped()
@@ -120,8 +133,13 @@ import Testing
         defer { setup.close() }
         let (task, id) = try await setup.startFork()
         let child = UUID()
-        let bytes = WireMessage(correlationID: id, .forkCreated(WireForkCreated(
-            child: child, snapshot: UUID(), creationTime: 9, fqdn: "split"))).encoded
+        let bytes =
+            WireMessage(
+                correlationID: id,
+                .forkCreated(
+                    WireForkCreated(
+                        child: child, snapshot: UUID(), creationTime: 9, fqdn: "split"))
+            ).encoded
             + WireMessage(.status(child: child, state: .running)).encoded
         for byte in bytes {
             try setup.connection.send([byte])
@@ -180,8 +198,12 @@ import Testing
     @Test func answersToForksNotInFlightAreLoggedAndIgnored() async throws {
         let setup = try await Setup()
         defer { setup.close() }
-        try setup.connection.send(WireMessage(correlationID: 99, .forkCreated(WireForkCreated(
-            child: UUID(), snapshot: UUID(), creationTime: 1))))
+        try setup.connection.send(
+            WireMessage(
+                correlationID: 99,
+                .forkCreated(
+                    WireForkCreated(
+                        child: UUID(), snapshot: UUID(), creationTime: 1))))
         try setup.connection.send(WireMessage(correlationID: 98, .error(.noMemory)))
         try await until("log lines") { setup.logs.matching("not in flight").count == 2 }
         #expect(setup.engine.children.count == 0)
@@ -201,8 +223,12 @@ import Testing
         let next = Task { try await engine.fork(thread: 1) }
         let request = try await again.receive()
         let child = UUID()
-        try again.send(WireMessage(correlationID: request.correlationID, .forkCreated(WireForkCreated(
-            child: child, snapshot: UUID(), creationTime: 1))))
+        try again.send(
+            WireMessage(
+                correlationID: request.correlationID,
+                .forkCreated(
+                    WireForkCreated(
+                        child: child, snapshot: UUID(), creationTime: 1))))
         #expect(try await next.value == child)
     }
 

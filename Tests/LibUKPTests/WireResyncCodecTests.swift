@@ -11,26 +11,48 @@ import Testing
     static let snapshot = WireCodecTests.snapshot
 
     static let table: [(WireMessage, [UInt8])] = [
-        (WireMessage(correlationID: 0x11, .resync(fork: 0x0102_0304)),
-         [0x03, 0, 0, 0x80, 0x11, 0, 0, 0, 0x04, 0x03, 0x02, 0x01]),
-        (WireMessage(correlationID: 0x12, .resync(fork: 0)),
-         [0x03, 0, 0, 0x80, 0x12, 0, 0, 0, 0, 0, 0, 0]),
-        (WireMessage(correlationID: 0x11, .resyncStart),
-         [0x04, 0, 0, 0x80, 0x11, 0, 0, 0]),
-        (WireMessage(correlationID: 0x11, .child(WireChild(
-            child: child, snapshot: snapshot, creationTime: 0x6553_f100, state: .stopped, exitCode: 0xffff_fffe))),
-         [0x05, 0, 0, 0x80, 0x11, 0, 0, 0] + WireCodecTests.childBytes + WireCodecTests.snapshotBytes
-            + [0x00, 0xf1, 0x53, 0x65, 0, 0, 0, 0] + [0, 0, 0, 0] + [0xfe, 0xff, 0xff, 0xff]),
-        (WireMessage(correlationID: 0x11, .child(WireChild(
-            child: child, snapshot: snapshot, creationTime: 1, state: .template))),
-         [0x05, 0, 0, 0x80, 0x11, 0, 0, 0] + WireCodecTests.childBytes + WireCodecTests.snapshotBytes
-            + [1, 0, 0, 0, 0, 0, 0, 0] + [5, 0, 0, 0] + [0, 0, 0, 0]),
-        (WireMessage(correlationID: 0x11, .resyncEnd(WireResyncEnd(fork: 0x0102_0304, outcome: .answered, children: 2))),
-         [0x06, 0, 0, 0x80, 0x11, 0, 0, 0, 0x04, 0x03, 0x02, 0x01, 1, 0, 0, 0, 2, 0, 0, 0]),
-        (WireMessage(correlationID: 0x11, .resyncEnd(WireResyncEnd(fork: 7, outcome: .neverReceived, children: 0))),
-         [0x06, 0, 0, 0x80, 0x11, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]),
-        (WireMessage(correlationID: 0x12, .resyncEnd(WireResyncEnd(fork: 0, outcome: .none, children: 0))),
-         [0x06, 0, 0, 0x80, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        (
+            WireMessage(correlationID: 0x11, .resync(fork: 0x0102_0304)),
+            [0x03, 0, 0, 0x80, 0x11, 0, 0, 0, 0x04, 0x03, 0x02, 0x01]
+        ),
+        (
+            WireMessage(correlationID: 0x12, .resync(fork: 0)),
+            [0x03, 0, 0, 0x80, 0x12, 0, 0, 0, 0, 0, 0, 0]
+        ),
+        (
+            WireMessage(correlationID: 0x11, .resyncStart),
+            [0x04, 0, 0, 0x80, 0x11, 0, 0, 0]
+        ),
+        (
+            WireMessage(
+                correlationID: 0x11,
+                .child(
+                    WireChild(
+                        child: child, snapshot: snapshot, creationTime: 0x6553_f100, state: .stopped, exitCode: 0xffff_fffe))),
+            [0x05, 0, 0, 0x80, 0x11, 0, 0, 0] + WireCodecTests.childBytes + WireCodecTests.snapshotBytes
+                + [0x00, 0xf1, 0x53, 0x65, 0, 0, 0, 0] + [0, 0, 0, 0] + [0xfe, 0xff, 0xff, 0xff]
+        ),
+        (
+            WireMessage(
+                correlationID: 0x11,
+                .child(
+                    WireChild(
+                        child: child, snapshot: snapshot, creationTime: 1, state: .template))),
+            [0x05, 0, 0, 0x80, 0x11, 0, 0, 0] + WireCodecTests.childBytes + WireCodecTests.snapshotBytes
+                + [1, 0, 0, 0, 0, 0, 0, 0] + [5, 0, 0, 0] + [0, 0, 0, 0]
+        ),
+        (
+            WireMessage(correlationID: 0x11, .resyncEnd(WireResyncEnd(fork: 0x0102_0304, outcome: .answered, children: 2))),
+            [0x06, 0, 0, 0x80, 0x11, 0, 0, 0, 0x04, 0x03, 0x02, 0x01, 1, 0, 0, 0, 2, 0, 0, 0]
+        ),
+        (
+            WireMessage(correlationID: 0x11, .resyncEnd(WireResyncEnd(fork: 7, outcome: .neverReceived, children: 0))),
+            [0x06, 0, 0, 0x80, 0x11, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]
+        ),
+        (
+            WireMessage(correlationID: 0x12, .resyncEnd(WireResyncEnd(fork: 0, outcome: .none, children: 0))),
+            [0x06, 0, 0, 0x80, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        ),
     ]
 
     @Test func aStreamEndingInsideAResyncMessageIsTruncated() {
@@ -44,15 +66,23 @@ import Testing
     }
 
     static let malformed: [([UInt8], WireDecodingError)] = [
-        ([0x05, 0, 0, 0x80, 0x09, 0, 0, 0] + WireCodecTests.childBytes + WireCodecTests.snapshotBytes
-            + [1, 0, 0, 0, 0, 0, 0, 0] + [6, 0, 0, 0] + [0, 0, 0, 0],
-         .malformed(.child, correlationID: 9, .unknownState(6))),
-        ([0x06, 0, 0, 0x80, 0x09, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0],
-         .malformed(.resyncEnd, correlationID: 9, .unknownForkOutcome(3))),
-        ([0x06, 0, 0, 0x80, 0x09, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
-         .malformed(.resyncEnd, correlationID: 9, .forkOutcome(.answered, fork: 0))),
-        ([0x06, 0, 0, 0x80, 0x09, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-         .malformed(.resyncEnd, correlationID: 9, .forkOutcome(.none, fork: 7))),
+        (
+            [0x05, 0, 0, 0x80, 0x09, 0, 0, 0] + WireCodecTests.childBytes + WireCodecTests.snapshotBytes
+                + [1, 0, 0, 0, 0, 0, 0, 0] + [6, 0, 0, 0] + [0, 0, 0, 0],
+            .malformed(.child, correlationID: 9, .unknownState(6))
+        ),
+        (
+            [0x06, 0, 0, 0x80, 0x09, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0],
+            .malformed(.resyncEnd, correlationID: 9, .unknownForkOutcome(3))
+        ),
+        (
+            [0x06, 0, 0, 0x80, 0x09, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+            .malformed(.resyncEnd, correlationID: 9, .forkOutcome(.answered, fork: 0))
+        ),
+        (
+            [0x06, 0, 0, 0x80, 0x09, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            .malformed(.resyncEnd, correlationID: 9, .forkOutcome(.none, fork: 7))
+        ),
     ]
 
     @Test(arguments: malformed)
@@ -66,16 +96,20 @@ import Testing
     }
 
     @Test func malformedResyncMessagesSayWhatIsWrong() {
-        #expect(Self.malformed[1].1.description
-            == "malformed ResyncEnd message (correlation id 9): unknown fork outcome 3; skipped")
-        #expect(Self.malformed[2].1.description
-            == "malformed ResyncEnd message (correlation id 9): fork outcome 1 for fork 0; skipped")
+        #expect(
+            Self.malformed[1].1.description
+                == "malformed ResyncEnd message (correlation id 9): unknown fork outcome 3; skipped")
+        #expect(
+            Self.malformed[2].1.description
+                == "malformed ResyncEnd message (correlation id 9): fork outcome 1 for fork 0; skipped")
     }
 
     @Test func aChildTakesItsExitCodeOnlyOnceStopped() {
         let running = WireChild(child: Self.child, snapshot: Self.snapshot, creationTime: 5, state: .running, exitCode: 3)
-        #expect(running.reported == ReportedChild(
-            ForkedChild(id: Self.child, snapshot: Self.snapshot, creationTime: 5), state: .running))
+        #expect(
+            running.reported
+                == ReportedChild(
+                    ForkedChild(id: Self.child, snapshot: Self.snapshot, creationTime: 5), state: .running))
         let stopped = WireChild(child: Self.child, snapshot: Self.snapshot, creationTime: 5, state: .stopped, exitCode: 0xffff_ffff)
         #expect(stopped.reported.exitCode == -1)
     }
@@ -84,7 +118,8 @@ import Testing
 
     /// What a stream may hold before the platform's answer to `Resync` 0x11: the tail of a
     /// message cut by a server that died reading it, and an answer sent to a dead server.
-    static let stale: [UInt8] = Array(WireMessage(.exitStatus(child: child, code: 3)).encoded[20...])
+    static let stale: [UInt8] =
+        Array(WireMessage(.exitStatus(child: child, code: 3)).encoded[20...])
         + WireMessage(correlationID: 0x10, .resyncStart).encoded
         + WireMessage(.status(child: child, state: .running)).encoded
 

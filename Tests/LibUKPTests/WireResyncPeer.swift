@@ -1,7 +1,8 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// The platform's side of the resync, played by a test on a `WirePeerConnection`.
 extension WirePeerConnection {
@@ -41,8 +42,13 @@ extension WirePeerConnection {
         var bytes = before + WireMessage(correlationID: id, .resyncStart).encoded
         for answer in answers { bytes += answer.encoded }
         for child in children { bytes += WireMessage(correlationID: id, .child(child)).encoded }
-        bytes += WireMessage(correlationID: id, .resyncEnd(WireResyncEnd(
-            fork: fork, outcome: outcome, children: UInt32(children.count)))).encoded
+        bytes +=
+            WireMessage(
+                correlationID: id,
+                .resyncEnd(
+                    WireResyncEnd(
+                        fork: fork, outcome: outcome, children: UInt32(children.count)))
+            ).encoded
         try send(bytes)
         return (id, fork)
     }

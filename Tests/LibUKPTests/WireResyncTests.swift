@@ -1,7 +1,8 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import Testing
+
+@testable import LibUKP
 
 /// A server that dies with a fork in flight, or while its children exit, and the next one
 /// resynchronizing with the platform (the wire extension's `Resync`): in process, a real
@@ -36,8 +37,11 @@ import Testing
         let (server, id, _, _) = try await Self.deathMidFork()
         defer { server.bury() }
         let child = UUID()
-        let resync = try await server.connection.answerResync([Self.forkCreated(id, child)], children: [
-            WireChild(child: child, snapshot: UUID(), creationTime: Self.created, state: .running)])
+        let resync = try await server.connection.answerResync(
+            [Self.forkCreated(id, child)],
+            children: [
+                WireChild(child: child, snapshot: UUID(), creationTime: Self.created, state: .running)
+            ])
         #expect(resync.fork == id, "the Resync asks about the fork in flight")
         #expect(try await server.engine.fork(thread: 2, request: 300) == child)
         #expect(try await server.engine.fork(thread: 2, request: 300) == child, "resent again: the same answer")
@@ -62,7 +66,8 @@ import Testing
         try await Task.sleep(for: .milliseconds(50))
         let child = UUID()
         var bytes = WireMessage(correlationID: resync.correlationID, .resyncStart).encoded + Self.forkCreated(id, child).encoded
-        bytes += WireMessage(correlationID: resync.correlationID, .resyncEnd(WireResyncEnd(fork: id, outcome: .answered, children: 0))).encoded
+        bytes +=
+            WireMessage(correlationID: resync.correlationID, .resyncEnd(WireResyncEnd(fork: id, outcome: .answered, children: 0))).encoded
         try server.connection.send(bytes)
         #expect(try await resent.value == child)
         #expect(server.engine.children.keys == [child])

@@ -1,6 +1,7 @@
 import Synchronization
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 /// `write(_:_:until:signalledBy:)`: a write parked, without a task, until a condition holds.
@@ -36,17 +37,21 @@ struct BlockedWriteTests {
     init() throws {
         let level = level
         let entries = entries
-        driver = try InProcessDriver(Tree {
-            File("wait", permissions: 0o666, "blocks until the level reaches the number written")
-                .write(Int.self, "blocks until level ≥ n", until: { _, target in try level.reached(target) },
-                       signalledBy: { _ in level.changed })
-                .writeLimit(8)
-            ForEach(entries, "levels") { entry in
-                File("wait", permissions: 0o666, "")
-                    .write(Int.self, "", until: { _, target in try entry.value.reached(target) },
-                           signalledBy: { _ in try entry.value.changed })
-            }
-        })
+        driver = try InProcessDriver(
+            Tree {
+                File("wait", permissions: 0o666, "blocks until the level reaches the number written")
+                    .write(
+                        Int.self, "blocks until level ≥ n", until: { _, target in try level.reached(target) },
+                        signalledBy: { _ in level.changed }
+                    )
+                    .writeLimit(8)
+                ForEach(entries, "levels") { entry in
+                    File("wait", permissions: 0o666, "")
+                        .write(
+                            Int.self, "", until: { _, target in try entry.value.reached(target) },
+                            signalledBy: { _ in try entry.value.changed })
+                }
+            })
     }
 
     func startWrite(_ path: String, _ text: String) throws -> Task<Int, any Error> {
@@ -157,10 +162,10 @@ struct BlockedWriteTests {
 
     @Test func theSpecTableShowsTheWrite() throws {
         let table = Tree {
-            File("wait", permissions: 0o666, "w").write(Ignored.self, "blocks until done", until: { _, _ in true },
-                                                         signalledBy: { _ in ChangeSignal() })
+            File("wait", permissions: 0o666, "w").write(
+                Ignored.self, "blocks until done", until: { _, _ in true },
+                signalledBy: { _ in ChangeSignal() })
         }.specTable
         #expect(table.contains("blocks until done"))
     }
 }
-

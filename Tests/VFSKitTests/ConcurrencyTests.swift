@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 struct NotAnErrno: Error {}
@@ -10,17 +11,18 @@ struct NotAnErrno: Error {}
 @Suite("Errors and races", .timeLimit(.minutes(1)))
 struct ConcurrencyTests {
     @Test func handlerErrorsMapToErrnos() async throws {
-        let driver = try InProcessDriver(Tree {
-            File("custom", "")
-                .read("") { _ -> Int in throw NotAnErrno() }
-                .write(Int.self, "") { _, _ in throw NotAnErrno() }
-            File("cancelled", "")
-                .read("") { _ -> Int in throw CancellationError() }
-                .write(Int.self, "") { _, _ in throw CancellationError() }
-            File("errno", "")
-                .read("") { _ -> Int in throw Errno.noSuchProcess }
-                .write(Int.self, "") { _, _ in throw Errno.noSuchProcess }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("custom", "")
+                    .read("") { _ -> Int in throw NotAnErrno() }
+                    .write(Int.self, "") { _, _ in throw NotAnErrno() }
+                File("cancelled", "")
+                    .read("") { _ -> Int in throw CancellationError() }
+                    .write(Int.self, "") { _, _ in throw CancellationError() }
+                File("errno", "")
+                    .read("") { _ -> Int in throw Errno.noSuchProcess }
+                    .write(Int.self, "") { _, _ in throw Errno.noSuchProcess }
+            })
         for (path, expected) in [("/custom", Errno.ioError), ("/cancelled", .interrupted), ("/errno", .noSuchProcess)] {
             let handle = try driver.open(path, flags: OpenFlags.readWrite)
             let read = await Outcome { () async throws(Errno) in try await driver.read(handle) }
@@ -32,13 +34,14 @@ struct ConcurrencyTests {
 
     @Test func blockedReadIsInterruptible() async throws {
         let entered = Counter()
-        let driver = try InProcessDriver(Tree {
-            File("slow", "").read("") { _ async throws -> Int in
-                entered.increment()
-                try await Task.sleep(for: .seconds(60))
-                return 1
-            }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("slow", "").read("") { _ async throws -> Int in
+                    entered.increment()
+                    try await Task.sleep(for: .seconds(60))
+                    return 1
+                }
+            })
         let handle = try driver.open("/slow")
         let reading = Task { () async throws(Errno) -> [UInt8] in try await driver.read(handle) }
         await entered.wait(for: 1)
@@ -49,11 +52,12 @@ struct ConcurrencyTests {
 
     @Test func contextNamesTheOpenFile() async throws {
         let seen = Box<[UInt64]>([])
-        let driver = try InProcessDriver(Tree {
-            File("f", "")
-                .read("") { context in context.file.id }
-                .write(Ignored.self, "") { context, _ in seen.update { $0.append(context.file.id) } }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("f", "")
+                    .read("") { context in context.file.id }
+                    .write(Ignored.self, "") { context, _ in seen.update { $0.append(context.file.id) } }
+            })
         let first = try driver.open("/f", flags: OpenFlags.readWrite)
         let second = try driver.open("/f", flags: OpenFlags.readWrite)
         #expect(try await driver.read(first).text == "\(first.file.id)\n")
@@ -65,9 +69,10 @@ struct ConcurrencyTests {
 
     @Test func writesAtAnyOffsetReachTheHandler() async throws {
         let written = Box<[Int]>([])
-        let driver = try InProcessDriver(Tree {
-            File("n", "").write(Int.self, "") { _, value in written.update { $0.append(value) } }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("n", "").write(Int.self, "") { _, value in written.update { $0.append(value) } }
+            })
         let handle = try driver.open("/n", flags: OpenFlags.writeOnly)
         #expect(try await driver.write(handle, bytes("1\n"), offset: 0) == 2)
         #expect(try await driver.write(handle, bytes("2\n"), offset: 2) == 2)
@@ -94,13 +99,14 @@ struct ConcurrencyTests {
     /// entry with the right content, or ENOENT/ESTALE; never another entry's value.
     @Test func lookupsRacingWithRemovals() async throws {
         let entries = DynamicEntries<Int, Int>()
-        let driver = try InProcessDriver(Tree {
-            Directory("d", "") {
-                ForEach(entries, "") { entry in
-                    File("value", "").read("") { _ in try entry.value }
+        let driver = try InProcessDriver(
+            Tree {
+                Directory("d", "") {
+                    ForEach(entries, "") { entry in
+                        File("value", "").read("") { _ in try entry.value }
+                    }
                 }
-            }
-        })
+            })
         let keys = 0..<20
         let wrong = Box<[String]>([])
         let successes = Counter()

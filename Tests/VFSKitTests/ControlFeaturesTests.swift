@@ -1,5 +1,6 @@
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 /// Links, ForEach of files, name patterns, conditional nodes, chmod/chown opt-in and tree
@@ -83,7 +84,8 @@ struct ControlFeaturesTests {
     }
 
     @Test func profilesSetModesTextErrnosAndPollEvents() async throws {
-        let standard = try driver(.standard), sysfs = try driver(.sysfs)
+        let standard = try driver(.standard)
+        let sysfs = try driver(.sysfs)
         #expect(try standard.stat("/mode").permissions == 0o666)
         #expect(try sysfs.stat("/mode").permissions == 0o644)
         #expect(try standard.stat("/counters").permissions == 0o555)
@@ -99,8 +101,12 @@ struct ControlFeaturesTests {
         await #expect(throws: Errno.invalidArgument) { try await standard.writeText("/mode", big) }
         await #expect(throws: Errno.argListTooLong) { try await sysfs.writeText("/mode", big) }
 
-        let plain = try sysfs.open("/shared"), changing = try sysfs.open("/mode")
-        defer { sysfs.close(plain); sysfs.close(changing) }
+        let plain = try sysfs.open("/shared")
+        let changing = try sysfs.open("/mode")
+        defer {
+            sysfs.close(plain)
+            sysfs.close(changing)
+        }
         let kernfs: PollEvents = [.in, .out, .rdnorm, .wrnorm]
         #expect(try sysfs.poll(plain) == kernfs)
         #expect(try sysfs.poll(changing) == kernfs)
@@ -114,10 +120,11 @@ struct ControlFeaturesTests {
 
     @Test func declaredEventsOverrideTheProfile() throws {
         let signal = ChangeSignal()
-        let driver = try InProcessDriver(Tree(profile: .sysfs) {
-            File("f", "").read("") { _ in 1 }
-                .poll("", .changes { _ in signal }.reporting(ready: [.err], idle: [.out]))
-        })
+        let driver = try InProcessDriver(
+            Tree(profile: .sysfs) {
+                File("f", "").read("") { _ in 1 }
+                    .poll("", .changes { _ in signal }.reporting(ready: [.err], idle: [.out]))
+            })
         let handle = try driver.open("/f")
         defer { driver.close(handle) }
         #expect(try driver.poll(handle) == [.out])
@@ -127,11 +134,12 @@ struct ControlFeaturesTests {
 
     @Test func perNodeOverrides() async throws {
         let text = Box("")
-        let driver = try InProcessDriver(Tree(profile: .sysfs) {
-            File("loose", "").write(String.self, "") { _, value in text.value = value }
-                .writtenText(.trimmingTrailingWhitespace).writeLimit(8)
-            File("wide", permissions: 0o600, "").read("") { _ in 1 }
-        })
+        let driver = try InProcessDriver(
+            Tree(profile: .sysfs) {
+                File("loose", "").write(String.self, "") { _, value in text.value = value }
+                    .writtenText(.trimmingTrailingWhitespace).writeLimit(8)
+                File("wide", permissions: 0o600, "").read("") { _ in 1 }
+            })
         try await driver.writeText("/loose", "x \n\n")
         #expect(text.value == "x")
         await #expect(throws: Errno.argListTooLong) { try await driver.writeText("/loose", "123456789") }

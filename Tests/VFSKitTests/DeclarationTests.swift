@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 /// Point 1: static and dynamic declarations, modes, owners and `stat`.
@@ -217,13 +218,14 @@ struct DynamicLookupTests {
     @Test func lookupDoesNotScan() throws {
         let entries = DynamicEntries<CountedKey, Int>()
         for number in 0..<10_000 { entries.insert(number, for: CountedKey(number)) }
-        let driver = try InProcessDriver(Tree {
-            Directory("d", "") {
-                ForEach(entries, "entries") { entry in
-                    File("n", "").read("") { _ in try entry.value }
+        let driver = try InProcessDriver(
+            Tree {
+                Directory("d", "") {
+                    ForEach(entries, "entries") { entry in
+                        File("n", "").read("") { _ in try entry.value }
+                    }
                 }
-            }
-        })
+            })
         let directory = try driver.stat("/d")
         CountedKey.comparisons.store(0, ordering: .relaxed)
         CountedKey.parses.store(0, ordering: .relaxed)
@@ -242,14 +244,15 @@ struct DynamicLookupTests {
 struct DynamicNameTests {
     @Test func keysThatAreNoFileNameAreInvisible() async throws {
         let entries = DynamicEntries<String, Int>()
-        let driver = try InProcessDriver(Tree {
-            Directory("d", "") {
-                File("declared", "").read("") { _ in 0 }
-                ForEach(entries, "named entries") { entry in
-                    File("n", "").read("") { _ in try entry.value }
+        let driver = try InProcessDriver(
+            Tree {
+                Directory("d", "") {
+                    File("declared", "").read("") { _ in 0 }
+                    ForEach(entries, "named entries") { entry in
+                        File("n", "").read("") { _ in try entry.value }
+                    }
                 }
-            }
-        })
+            })
         let bad = ["a/b", "", ".", "..", "nul\0", String(repeating: "x", count: 256), "declared"]
         entries.insert(1, for: "first")
         for (index, name) in bad.enumerated() { entries.insert(100 + index, for: name) }
@@ -275,9 +278,10 @@ struct DynamicNameTests {
     /// Only bad keys: a batch that lists nothing must not look like the end of the listing.
     @Test func aListingOfOnlyHiddenKeysThenAGoodOne() throws {
         let entries = DynamicEntries<String, Int>()
-        let driver = try InProcessDriver(Tree {
-            ForEach(entries, "") { _ in File("n", "").read("") { _ in 1 } }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                ForEach(entries, "") { _ in File("n", "").read("") { _ in 1 } }
+            })
         for index in 0..<10 { entries.insert(index, for: "bad/\(index)") }
         entries.insert(10, for: "good")
         #expect(try driver.list("/", batch: 3) == ["good"])

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 enum ReadCount: OpenFileStorageKey {
@@ -18,13 +19,14 @@ struct HandlerTests {
     @Test(arguments: [Caller.root, Caller.user(1000, gid: 100, thread: 31337), Caller(uid: 65534, gid: 65534, threadID: Int32.max)])
     func callerReachesHandlers(_ caller: Caller) async throws {
         let seen = Box<[String]>([])
-        let driver = try InProcessDriver(Tree {
-            File("who", permissions: 0o666, "")
-                .read("") { context in "\(context.caller.uid) \(context.caller.gid) \(context.threadID)" }
-                .write(String.self, "") { context, text in
-                    seen.update { $0.append("\(context.caller.uid) \(context.caller.gid) \(context.threadID) \(text)") }
-                }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("who", permissions: 0o666, "")
+                    .read("") { context in "\(context.caller.uid) \(context.caller.gid) \(context.threadID)" }
+                    .write(String.self, "") { context, text in
+                        seen.update { $0.append("\(context.caller.uid) \(context.caller.gid) \(context.threadID) \(text)") }
+                    }
+            })
         let handle = try driver.open("/who", flags: OpenFlags.readWrite, as: caller)
         defer { driver.close(handle) }
         let expected = "\(caller.uid) \(caller.gid) \(caller.threadID)"
@@ -34,9 +36,10 @@ struct HandlerTests {
     }
 
     @Test func threadIDIsPerRequestNotPerOpen() async throws {
-        let driver = try InProcessDriver(Tree {
-            File("tid", "").read("") { context in context.threadID }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("tid", "").read("") { context in context.threadID }
+            })
         let opened = try driver.open("/tid", as: .user(0, gid: 0, thread: 1))
         defer { driver.close(opened) }
         // The same open file used from another thread: the request's thread id counts.
@@ -46,13 +49,14 @@ struct HandlerTests {
     }
 
     @Test func perOpenStorage() async throws {
-        let driver = try InProcessDriver(Tree {
-            File("count", "").read("") { context in
-                let count = (context.file[ReadCount.self] ?? 0) + 1
-                context.file[ReadCount.self] = count
-                return count
-            }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("count", "").read("") { context in
+                    let count = (context.file[ReadCount.self] ?? 0) + 1
+                    context.file[ReadCount.self] = count
+                    return count
+                }
+            })
         let first = try driver.open("/count")
         let second = try driver.open("/count")
         defer {
@@ -74,11 +78,12 @@ struct HandlerTests {
     }
 
     @Test func writeHandlersSeePerOpenStorageOfReads() async throws {
-        let driver = try InProcessDriver(Tree {
-            File("f", "")
-                .read("") { context in context.file[Label.self] ?? "" }
-                .write(String.self, "") { context, value in context.file[Label.self] = value }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("f", "")
+                    .read("") { context in context.file[Label.self] ?? "" }
+                    .write(String.self, "") { context, value in context.file[Label.self] = value }
+            })
         let handle = try driver.open("/f", flags: OpenFlags.readWrite)
         let other = try driver.open("/f", flags: OpenFlags.readWrite)
         try await driver.write(handle, bytes("kept"))
@@ -90,12 +95,13 @@ struct HandlerTests {
         let gate = Gate()
         let entered = Counter()
         let finished = Box(false)
-        let driver = try InProcessDriver(Tree {
-            File("block", "").write(Ignored.self, "blocks until the gate opens") { _, _ throws(Errno) in
-                entered.increment()
-                guard await gate.wait() else { throw .interrupted }
-            }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("block", "").write(Ignored.self, "blocks until the gate opens") { _, _ throws(Errno) in
+                    entered.increment()
+                    guard await gate.wait() else { throw .interrupted }
+                }
+            })
         let handle = try driver.open("/block", flags: OpenFlags.writeOnly)
         let writer = Task {
             defer { finished.value = true }
@@ -114,15 +120,16 @@ struct HandlerTests {
         let entered = Counter()
         let handlerSawCancellation = Box<Bool?>(nil)
         let committed = Box(0)
-        let driver = try InProcessDriver(Tree {
-            File("block", "").write(Int.self, "") { _, value throws(Errno) in
-                entered.increment()
-                let opened = await gate.wait()
-                handlerSawCancellation.value = Task.isCancelled
-                guard opened else { throw .interrupted }
-                committed.value = value
-            }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("block", "").write(Int.self, "") { _, value throws(Errno) in
+                    entered.increment()
+                    let opened = await gate.wait()
+                    handlerSawCancellation.value = Task.isCancelled
+                    guard opened else { throw .interrupted }
+                    committed.value = value
+                }
+            })
         let handle = try driver.open("/block", flags: OpenFlags.writeOnly)
         let writer = Task { () async throws(Errno) -> Int in try await driver.write(handle, bytes("5")) }
         await entered.wait(for: 1)
@@ -143,13 +150,14 @@ struct HandlerTests {
     /// fork that fails answers that failure, SPEC.md); giving up is the handler's to say, with EINTR.
     @Test func aHandlerErrorAfterAnInterruptIsTheHandlersOwn() async throws {
         let entered = Counter()
-        let driver = try InProcessDriver(Tree {
-            File("block", "").write(Ignored.self, "") { _, _ throws(Errno) in
-                entered.increment()
-                while !Task.isCancelled { await Task.yield() }
-                throw .ioError
-            }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("block", "").write(Ignored.self, "") { _, _ throws(Errno) in
+                    entered.increment()
+                    while !Task.isCancelled { await Task.yield() }
+                    throw .ioError
+                }
+            })
         let handle = try driver.open("/block", flags: OpenFlags.writeOnly)
         let writer = Task { () async throws(Errno) -> Int in try await driver.write(handle, bytes("x")) }
         await entered.wait(for: 1)
@@ -161,16 +169,17 @@ struct HandlerTests {
         let gate = Gate()
         let entered = Counter()
         let committed = Box(false)
-        let driver = try InProcessDriver(Tree {
-            File("fork", "").write(Ignored.self, "") { _, _ in
-                entered.increment()
-                // An unstructured task does not inherit the cancellation of the request.
-                await Task {
-                    _ = await gate.wait()
-                    committed.value = true
-                }.value
-            }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("fork", "").write(Ignored.self, "") { _, _ in
+                    entered.increment()
+                    // An unstructured task does not inherit the cancellation of the request.
+                    await Task {
+                        _ = await gate.wait()
+                        committed.value = true
+                    }.value
+                }
+            })
         let handle = try driver.open("/fork", flags: OpenFlags.writeOnly)
         let writer = Task { () async throws(Errno) -> Int in try await driver.write(handle, bytes("1")) }
         await entered.wait(for: 1)
@@ -184,13 +193,14 @@ struct HandlerTests {
 
     @Test func cancelledBeforeTheHandlerSuspends() async throws {
         let entered = Counter()
-        let driver = try InProcessDriver(Tree {
-            File("block", "").write(Ignored.self, "") { _, _ throws(Errno) in
-                entered.increment()
-                try? await Task.sleep(for: .seconds(60))
-                if Task.isCancelled { throw .interrupted }
-            }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("block", "").write(Ignored.self, "") { _, _ throws(Errno) in
+                    entered.increment()
+                    try? await Task.sleep(for: .seconds(60))
+                    if Task.isCancelled { throw .interrupted }
+                }
+            })
         let handle = try driver.open("/block", flags: OpenFlags.writeOnly)
         let writer = Task { () async throws(Errno) -> Int in
             withUnsafeCurrentTask { $0?.cancel() }
@@ -202,13 +212,14 @@ struct HandlerTests {
 
     @Test func nonBlockingOpenIsVisible() async throws {
         let ready = Box(false)
-        let driver = try InProcessDriver(Tree {
-            File("wait", "").read("exit code once available") { context throws(Errno) -> Int? in
-                if ready.value { return 0 }
-                if context.isNonBlocking { throw .resourceTemporarilyUnavailable }
-                return nil
-            }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("wait", "").read("exit code once available") { context throws(Errno) -> Int? in
+                    if ready.value { return 0 }
+                    if context.isNonBlocking { throw .resourceTemporarilyUnavailable }
+                    return nil
+                }
+            })
         let blocking = try driver.open("/wait")
         let nonBlocking = try driver.open("/wait", flags: OpenFlags.nonBlocking)
         #expect(!blocking.file.isNonBlocking)
@@ -221,11 +232,12 @@ struct HandlerTests {
     }
 
     @Test func handlerErrorsReachTheCaller() async throws {
-        let driver = try InProcessDriver(Tree {
-            File("busy", "")
-                .read("") { _ throws(Errno) -> Int in throw .resourceBusy }
-                .write(Int.self, "") { _, value throws(Errno) in throw value == 1 ? .resourceBusy : .noMemory }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("busy", "")
+                    .read("") { _ throws(Errno) -> Int in throw .resourceBusy }
+                    .write(Int.self, "") { _, value throws(Errno) in throw value == 1 ? .resourceBusy : .noMemory }
+            })
         let handle = try driver.open("/busy", flags: OpenFlags.readWrite)
         await #expect(throws: Errno.resourceBusy) { try await driver.read(handle) }
         await #expect(throws: Errno.resourceBusy) { try await driver.write(handle, bytes("1")) }
@@ -237,12 +249,13 @@ struct HandlerTests {
         let writers = 10_000
         let gate = Gate()
         let entered = Counter()
-        let driver = try InProcessDriver(Tree {
-            File("wait", permissions: 0o666, "").write(Ignored.self, "blocks until released") { _, _ throws(Errno) in
-                entered.increment()
-                guard await gate.wait() else { throw .interrupted }
-            }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("wait", permissions: 0o666, "").write(Ignored.self, "blocks until released") { _, _ throws(Errno) in
+                    entered.increment()
+                    guard await gate.wait() else { throw .interrupted }
+                }
+            })
         let handle = try driver.open("/wait", flags: OpenFlags.writeOnly)
         try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<writers {

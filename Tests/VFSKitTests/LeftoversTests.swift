@@ -1,5 +1,6 @@
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 /// `InProcessDriver.leftovers` reports what a test left open or unanswered.
@@ -10,10 +11,11 @@ import Testing
 
     init() throws {
         let (changed, gate) = (changed, gate)
-        driver = try InProcessDriver(Tree {
-            File("value", "").read("") { _ in 1 }.poll("", .changes { _ in changed })
-            File("slow", "").write(Int.self, "") { _, _ in _ = await gate.wait() }
-        })
+        driver = try InProcessDriver(
+            Tree {
+                File("value", "").read("") { _ in 1 }.poll("", .changes { _ in changed })
+                File("slow", "").write(Int.self, "") { _, _ in _ = await gate.wait() }
+            })
     }
 
     @Test func openHandlesPollRegistrationsAndUnansweredRequestsAreReported() async throws {

@@ -1,6 +1,7 @@
 import Synchronization
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 /// Point 4: open-file semantics (SPEC.md, "All file contents").
@@ -15,20 +16,21 @@ struct OpenFileTests {
         let value = value
         let renders = renders
         let writes = writes
-        driver = try InProcessDriver(Tree {
-            File("value", "").read("") { _ in
-                renders.increment()
-                return value.value
-            }
-            File("knob", "")
-                .read("") { _ in value.value }
-                .write(Ignored.self, "") { _, _ in writes.increment() }
-            File("small", "").write(Ignored.self, "") { _, _ in writes.increment() }.writeLimit(10)
-            File("private", permissions: 0o640, owner: Owner(uid: 1000, gid: 100), "")
-                .read("") { _ in "p" }
-                .write(Ignored.self, "") { _, _ in writes.increment() }
-            Directory("dir", "") {}
-        })
+        driver = try InProcessDriver(
+            Tree {
+                File("value", "").read("") { _ in
+                    renders.increment()
+                    return value.value
+                }
+                File("knob", "")
+                    .read("") { _ in value.value }
+                    .write(Ignored.self, "") { _, _ in writes.increment() }
+                File("small", "").write(Ignored.self, "") { _, _ in writes.increment() }.writeLimit(10)
+                File("private", permissions: 0o640, owner: Owner(uid: 1000, gid: 100), "")
+                    .read("") { _ in "p" }
+                    .write(Ignored.self, "") { _, _ in writes.increment() }
+                Directory("dir", "") {}
+            })
     }
 
     @Test func offsetZeroRendersAfresh() async throws {
@@ -244,11 +246,12 @@ struct OpenFileTests {
     }
 
     @Test func directoriesAreCheckedForListing() throws {
-        let ownerOnly = try InProcessDriver(Tree {
-            Directory("mine", permissions: 0o700, owner: Owner(uid: 1000, gid: 1000), "") {
-                File("f", "").read("") { _ in 1 }
-            }
-        })
+        let ownerOnly = try InProcessDriver(
+            Tree {
+                Directory("mine", permissions: 0o700, owner: Owner(uid: 1000, gid: 1000), "") {
+                    File("f", "").read("") { _ in 1 }
+                }
+            })
         let directory = try ownerOnly.stat("/mine")
         #expect(throws: Errno.permissionDenied) { try ownerOnly.dispatcher.opendir(directory.ino, caller: .user(2000)) }
         try ownerOnly.dispatcher.opendir(directory.ino, caller: .user(1000))

@@ -1,6 +1,7 @@
 import Synchronization
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 /// Point 5: declared readiness and exact wake-ups.
@@ -17,17 +18,18 @@ struct PollTests {
         let statusChanged = statusChanged
         let exitCode = exitCode
         let exited = exited
-        driver = try InProcessDriver(Tree {
-            File("status", "")
-                .read("state") { _ in status.value }
-                .poll("on every change", .changes { _ in statusChanged })
-            File("wait", "")
-                .read("exit code") { _ in exitCode.value }
-                .poll("once exited", .readable(when: { _ in exitCode.value != nil }, signalledBy: { _ in exited }))
-            File("plain", "").read("") { _ in 1 }
-            File("knob", "").read("") { _ in 1 }.write(Ignored.self, "") { _, _ in }
-            File("sink", "").write(Ignored.self, "") { _, _ in }
-        })
+        driver = try InProcessDriver(
+            Tree {
+                File("status", "")
+                    .read("state") { _ in status.value }
+                    .poll("on every change", .changes { _ in statusChanged })
+                File("wait", "")
+                    .read("exit code") { _ in exitCode.value }
+                    .poll("once exited", .readable(when: { _ in exitCode.value != nil }, signalledBy: { _ in exited }))
+                File("plain", "").read("") { _ in 1 }
+                File("knob", "").read("") { _ in 1 }.write(Ignored.self, "") { _, _ in }
+                File("sink", "").write(Ignored.self, "") { _, _ in }
+            })
     }
 
     func setStatus(_ value: String) {

@@ -1,5 +1,6 @@
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 /// Point 7: readdir in small batches, with stable cookies.
@@ -10,16 +11,17 @@ struct ReaddirTests {
 
     init() throws {
         let entries = entries
-        driver = try InProcessDriver(Tree {
-            Directory("d", "") {
-                File("a", "").read("") { _ in 1 }
-                Directory("b", "") {}
-                ForEach(entries, "numbered") { entry in
-                    File("n", "").read("") { _ in try entry.value }
+        driver = try InProcessDriver(
+            Tree {
+                Directory("d", "") {
+                    File("a", "").read("") { _ in 1 }
+                    Directory("b", "") {}
+                    ForEach(entries, "numbered") { entry in
+                        File("n", "").read("") { _ in try entry.value }
+                    }
+                    File("c", "").read("") { _ in 3 }
                 }
-                File("c", "").read("") { _ in 3 }
-            }
-        })
+            })
     }
 
     /// Lists with `readdir` directly, `limit` entries per call, calling `between` after each batch.
@@ -219,7 +221,6 @@ struct ReaddirTests {
             }
         }
     }
-
 
     /// Removals leave holes that are swept out in bulk: a listing resumed across a sweep
     /// neither skips nor repeats a survivor.

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 #if canImport(Glibc)
@@ -19,21 +20,22 @@ struct ReplyTests {
     init() throws {
         let gate = gate
         let entered = entered
-        driver = try InProcessDriver(Tree {
-            File("fast", "")
-                .read("") { _ in "fast" }
-                .write(Int.self, "") { _, _ in }
-            File("slow", "")
-                .read("") { _ in
-                    entered.increment()
-                    _ = await gate.wait()
-                    return "slow"
-                }
-                .write(Int.self, "") { _, _ throws(Errno) in
-                    entered.increment()
-                    guard await gate.wait() else { throw .interrupted }
-                }
-        })
+        driver = try InProcessDriver(
+            Tree {
+                File("fast", "")
+                    .read("") { _ in "fast" }
+                    .write(Int.self, "") { _, _ in }
+                File("slow", "")
+                    .read("") { _ in
+                        entered.increment()
+                        _ = await gate.wait()
+                        return "slow"
+                    }
+                    .write(Int.self, "") { _, _ throws(Errno) in
+                        entered.increment()
+                        guard await gate.wait() else { throw .interrupted }
+                    }
+            })
     }
 
     /// Issue 3, point 9: a handler that does not suspend is answered on the calling thread.

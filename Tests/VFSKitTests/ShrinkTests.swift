@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VFSKit
 
 /// Tables give their room back once most entries are gone (100,000 children that came and

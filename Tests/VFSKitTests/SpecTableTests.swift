@@ -1,6 +1,7 @@
 import Foundation
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 enum Phase: String, FileValue {
@@ -80,70 +81,72 @@ struct SpecTableTests {
         let tree: @Sendable () -> Tree
     }
 
-    static let invalidTrees: [InvalidTree] = [
-        InvalidTree(testDescription: "duplicate file names", path: "/a") {
-            Tree {
-                File("a", "").read("") { _ in 1 }
-                File("a", "").read("") { _ in 2 }
-            }
-        },
-        InvalidTree(testDescription: "a file and a directory with one name", path: "/d/x") {
-            Tree {
-                Directory("d", "") {
-                    File("x", "").read("") { _ in 1 }
-                    Directory("x", "") {}
+    static let invalidTrees: [InvalidTree] =
+        [
+            InvalidTree(testDescription: "duplicate file names", path: "/a") {
+                Tree {
+                    File("a", "").read("") { _ in 1 }
+                    File("a", "").read("") { _ in 2 }
                 }
-            }
-        },
-        InvalidTree(testDescription: "poll without read", path: "/p") {
-            Tree {
-                File("p", "").write(Ignored.self, "") { _, _ in }.poll("", .changes { _ in ChangeSignal() })
-            }
-        },
-        InvalidTree(testDescription: "file without handlers", path: "/d/empty") {
-            Tree {
-                Directory("d", "") { File("empty", "") }
-            }
-        },
-        InvalidTree(testDescription: "two ForEach in one directory", path: "/d") {
-            Tree {
-                Directory("d", "") {
-                    ForEach(DynamicEntries<Int, Int>(), "") { _ in File("x", "").read("") { _ in 1 } }
-                    ForEach(DynamicEntries<UUID, Int>(), "") { _ in File("y", "").read("") { _ in 1 } }
+            },
+            InvalidTree(testDescription: "a file and a directory with one name", path: "/d/x") {
+                Tree {
+                    Directory("d", "") {
+                        File("x", "").read("") { _ in 1 }
+                        Directory("x", "") {}
+                    }
                 }
-            }
-        },
-        InvalidTree(testDescription: "bad file in a ForEach entry", path: "/d/<n>/x") {
-            Tree {
-                Directory("d", "") {
-                    ForEach(DynamicEntries<Int, Int>(), "") { _ in
-                        File("x", "").read("") { _ in 1 }
-                        File("x", "").read("") { _ in 1 }
+            },
+            InvalidTree(testDescription: "poll without read", path: "/p") {
+                Tree {
+                    File("p", "").write(Ignored.self, "") { _, _ in }.poll("", .changes { _ in ChangeSignal() })
+                }
+            },
+            InvalidTree(testDescription: "file without handlers", path: "/d/empty") {
+                Tree {
+                    Directory("d", "") { File("empty", "") }
+                }
+            },
+            InvalidTree(testDescription: "two ForEach in one directory", path: "/d") {
+                Tree {
+                    Directory("d", "") {
+                        ForEach(DynamicEntries<Int, Int>(), "") { _ in File("x", "").read("") { _ in 1 } }
+                        ForEach(DynamicEntries<UUID, Int>(), "") { _ in File("y", "").read("") { _ in 1 } }
+                    }
+                }
+            },
+            InvalidTree(testDescription: "bad file in a ForEach entry", path: "/d/<n>/x") {
+                Tree {
+                    Directory("d", "") {
+                        ForEach(DynamicEntries<Int, Int>(), "") { _ in
+                            File("x", "").read("") { _ in 1 }
+                            File("x", "").read("") { _ in 1 }
+                        }
+                    }
+                }
+            },
+            InvalidTree(testDescription: "zero write limit", path: "/w") {
+                Tree { File("w", "").write(Ignored.self, "") { _, _ in }.writeLimit(0) }
+            },
+            InvalidTree(testDescription: "bad file in a ForEach at the root", path: "/<uuid>/x") {
+                Tree {
+                    ForEach(DynamicEntries<UUID, Int>(), "") { _ in File("x", "") }
+                }
+            },
+        ]
+        + ["", ".", "..", "a/b", "/", "nul\0", String(repeating: "n", count: 256)].map { name in
+            InvalidTree(testDescription: "bad name \(String(reflecting: name.prefix(10)))", path: "/d/" + name) {
+                Tree {
+                    Directory("d", "") {
+                        File(name, "").read("") { _ in 1 }
                     }
                 }
             }
-        },
-        InvalidTree(testDescription: "zero write limit", path: "/w") {
-            Tree { File("w", "").write(Ignored.self, "") { _, _ in }.writeLimit(0) }
-        },
-        InvalidTree(testDescription: "bad file in a ForEach at the root", path: "/<uuid>/x") {
-            Tree {
-                ForEach(DynamicEntries<UUID, Int>(), "") { _ in File("x", "") }
+        } + [
+            InvalidTree(testDescription: "bad directory name", path: "/..") {
+                Tree { Directory("..", "") {} }
             }
-        },
-    ] + ["", ".", "..", "a/b", "/", "nul\0", String(repeating: "n", count: 256)].map { name in
-        InvalidTree(testDescription: "bad name \(String(reflecting: name.prefix(10)))", path: "/d/" + name) {
-            Tree {
-                Directory("d", "") {
-                    File(name, "").read("") { _ in 1 }
-                }
-            }
-        }
-    } + [
-        InvalidTree(testDescription: "bad directory name", path: "/..") {
-            Tree { Directory("..", "") {} }
-        },
-    ]
+        ]
 
     @Test(arguments: invalidTrees)
     func validatorRejects(_ invalid: InvalidTree) {
@@ -156,11 +159,12 @@ struct SpecTableTests {
     @Test func validTreesAreAccepted() throws {
         _ = try Dispatcher(tree: Self.smallTree())
         _ = try Dispatcher(tree: Tree {})
-        _ = try Dispatcher(tree: Tree {
-            File(String(repeating: "n", count: 255), "").read("") { _ in 1 }
-            File("...", "").read("") { _ in 1 }
-            Directory("a", "") { File("a", "").read("") { _ in 1 } }
-            ForEach(DynamicEntries<Int, Int>(), "") { _ in File("a", "").read("") { _ in 1 } }
-        })
+        _ = try Dispatcher(
+            tree: Tree {
+                File(String(repeating: "n", count: 255), "").read("") { _ in 1 }
+                File("...", "").read("") { _ in 1 }
+                Directory("a", "") { File("a", "").read("") { _ in 1 } }
+                ForEach(DynamicEntries<Int, Int>(), "") { _ in File("a", "").read("") { _ in 1 } }
+            })
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 final class FakeChild: Sendable {
@@ -22,26 +23,27 @@ struct StalenessTests {
     init() throws {
         let children = children
         let writes = writes
-        driver = try InProcessDriver(Tree {
-            Directory("vm", "") {
-                ForEach(children, "children") { child in
-                    File("status", "")
-                        .read("") { _ in try child.value.status.value }
-                        .poll("", .changes { _ in try child.value.changed })
-                    File("knob", "")
-                        .read("") { _ in 0 }
-                        .write(Ignored.self, "") { _, _ in writes.increment() }
-                    Directory("sub", "") {
-                        File("deep", "").read("") { _ in "deep" }
-                    }
-                    Directory("nested", "") {
-                        ForEach((try? child.value.grandchildren) ?? DynamicEntries(), "grandchildren") { grandchild in
-                            File("name", "").read("") { _ in try grandchild.value }
+        driver = try InProcessDriver(
+            Tree {
+                Directory("vm", "") {
+                    ForEach(children, "children") { child in
+                        File("status", "")
+                            .read("") { _ in try child.value.status.value }
+                            .poll("", .changes { _ in try child.value.changed })
+                        File("knob", "")
+                            .read("") { _ in 0 }
+                            .write(Ignored.self, "") { _, _ in writes.increment() }
+                        Directory("sub", "") {
+                            File("deep", "").read("") { _ in "deep" }
+                        }
+                        Directory("nested", "") {
+                            ForEach((try? child.value.grandchildren) ?? DynamicEntries(), "grandchildren") { grandchild in
+                                File("name", "").read("") { _ in try grandchild.value }
+                            }
                         }
                     }
                 }
-            }
-        })
+            })
     }
 
     /// Each registered poll watches the entry's removal; closing the file stops watching,
@@ -262,15 +264,16 @@ struct StalenessTests {
         let gate = Gate()
         let entered = Counter()
         let entries = DynamicEntries<Int, String>()
-        let driver = try InProcessDriver(Tree {
-            ForEach(entries, "") { entry in
-                File("slow", "").read("") { _ async throws(Errno) -> String in
-                    entered.increment()
-                    _ = await gate.wait()
-                    return try entry.value
+        let driver = try InProcessDriver(
+            Tree {
+                ForEach(entries, "") { entry in
+                    File("slow", "").read("") { _ async throws(Errno) -> String in
+                        entered.increment()
+                        _ = await gate.wait()
+                        return try entry.value
+                    }
                 }
-            }
-        })
+            })
         entries.insert("x", for: 1)
         let handle = try driver.open("/1/slow")
         let reading = Task { () async throws(Errno) -> [UInt8] in try await driver.read(handle) }

@@ -1,6 +1,7 @@
 import Foundation
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 enum Color: String, FileValue, CaseIterable {
@@ -8,7 +9,8 @@ enum Color: String, FileValue, CaseIterable {
 }
 
 enum Level: Int, FileValue {
-    case low = 1, high = 2
+    case low = 1
+    case high = 2
 }
 
 /// One value type's round trip through a served file: what is written, what the
@@ -28,9 +30,10 @@ struct ValueCase: Sendable, CustomTestStringConvertible {
             written: written, expected: expected
         ) { written in
             let received = Box<[[UInt8]]>([])
-            let driver = try InProcessDriver(Tree {
-                File("f", "").write(Value.self, "") { _, value in received.update { $0.append(value.fileBytes()) } }
-            })
+            let driver = try InProcessDriver(
+                Tree {
+                    File("f", "").write(Value.self, "") { _, value in received.update { $0.append(value.fileBytes()) } }
+                })
             let handle = try driver.open("/f", flags: OpenFlags.writeOnly)
             defer { driver.close(handle) }
             let outcome = await Outcome { () async throws(Errno) in try await driver.write(handle, written) }
@@ -159,9 +162,10 @@ struct ValueTests {
     @Test(arguments: renderCases)
     func valuesRender(_ testCase: RenderCase) async throws {
         let value = testCase.value
-        let driver = try InProcessDriver(Tree {
-            File("f", "").read("") { _ in AnyFileValue(value) }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("f", "").read("") { _ in AnyFileValue(value) }
+            })
         #expect(try await driver.readText("/f") == testCase.expected)
         #expect(testCase.value.fileBytes() == Array(testCase.expected.utf8))
     }
@@ -185,9 +189,10 @@ struct ValueTests {
 
     @Test func readOnlyValueIsUnchangedByAFailedParse() async throws {
         let stored = Box(10)
-        let driver = try InProcessDriver(Tree {
-            File("n", "").read("") { _ in stored.value }.write(Int.self, "") { _, value in stored.value = value }
-        })
+        let driver = try InProcessDriver(
+            Tree {
+                File("n", "").read("") { _ in stored.value }.write(Int.self, "") { _, value in stored.value = value }
+            })
         try await driver.writeText("/n", "11\n")
         #expect(try await driver.readText("/n") == "11\n")
         await #expect(throws: Errno.invalidArgument) { try await driver.writeText("/n", "twelve") }

@@ -1,11 +1,12 @@
+import Synchronization
+public import SystemPackage
+public import VFSKit
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
 public import Foundation
 #endif
-public import SystemPackage
-public import VFSKit
-import Synchronization
 
 /// One child instance of this instance: what `/vm/<uuid>/` shows.
 ///

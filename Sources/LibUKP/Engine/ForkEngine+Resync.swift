@@ -24,10 +24,11 @@ extension ForkEngine {
                 return
             }
             requests[id] = nil
-            childrenReported(early.withLock { early in
-                _ = early.forkFinished(child: nil)
-                return early.takeReported()
-            })
+            childrenReported(
+                early.withLock { early in
+                    _ = early.forkFinished(child: nil)
+                    return early.takeReported()
+                })
             perform(queue.completed())
         }
     }

@@ -1,12 +1,13 @@
+import OrderedCollections
+import Synchronization
+public import SystemPackage
+public import VFSKit
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
 public import Foundation
 #endif
-public import SystemPackage
-public import VFSKit
-import OrderedCollections
-import Synchronization
 
 /// The fork engine of one instance: serializes forks on its platform, keeps the children
 /// and the fork results, and applies the platform's events.
@@ -174,7 +175,8 @@ public actor ForkEngine: PlatformEvents {
     public func fork(thread: Int32, request: UInt64? = nil) async throws(Errno) -> UUID {
         if let request, let answer = answered[request] { return try answer.get() }
         if let request, let settling, settling.key == request, let restored = requests[settling.id],
-            restored.continuation == nil {
+            restored.continuation == nil
+        {
             // Resent: the fork it asked for is in flight (an earlier server sent it); its answer comes.
             return try await withCheckedContinuation { requests[settling.id]?.continuation = $0 }.get()
         }
@@ -234,10 +236,11 @@ public actor ForkEngine: PlatformEvents {
         var recorded: [StateEvent] = []
         switch outcome.map(\.outcome) {
         case .failure(let failure):
-            childrenReported(early.withLock { early in
-                _ = early.forkFinished(child: nil)
-                return early.takeReported()
-            })
+            childrenReported(
+                early.withLock { early in
+                    _ = early.forkFinished(child: nil)
+                    return early.takeReported()
+                })
             answer = .failure(failure)
         case .success(.child):
             // SPEC.md's order: reseed, clock, generation, hooks; then the fork returns.
@@ -306,11 +309,13 @@ public actor ForkEngine: PlatformEvents {
     }
 
     nonisolated func deliver(_ event: ChildEvent, to id: UUID) {
-        let known = children[id] ?? early.withLock { early -> Child? in
-            if let child = children[id] { return child }
-            early.keep(event, for: id)
-            return nil
-        }
+        let known =
+            children[id]
+            ?? early.withLock { early -> Child? in
+                if let child = children[id] { return child }
+                early.keep(event, for: id)
+                return nil
+            }
         guard let child = known else { return }
         // Recorded first: a waiter released by this event must find it recorded.
         switch event {

@@ -48,7 +48,8 @@ struct ForkResults: Sendable {
         guard let thread else { return }
         useCounter &+= 1
         if byThread[thread] == nil, byThread.count >= threadLimit,
-           let oldest = byThread.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
+            let oldest = byThread.min(by: { $0.value.lastUse < $1.value.lastUse })?.key
+        {
             byThread.removeValue(forKey: oldest)
         }
         byThread[thread] = Entry(result: result, lastUse: useCounter)

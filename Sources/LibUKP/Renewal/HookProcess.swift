@@ -1,8 +1,9 @@
+import Subprocess
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Subprocess
-import SystemPackage
 
 /// Runs one child hook as a process: in a process group of its own, stdin from nothing,
 /// stdout and stderr to the daemon's stderr (its log), no other descriptor. Waiting

@@ -1,10 +1,11 @@
+public import Logging
+import SystemPackage
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-public import Logging
-import SystemPackage
 
 /// Renews what a fork copied, in SPEC.md's order ("Becoming a child"): reseed the kernel
 /// CRNG, step the wall clock (the engine then gives `/generation` a new UUID), run the

@@ -1,7 +1,8 @@
+public import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-public import SystemPackage
 
 /// The real system effects: the kernel's random device, `CLOCK_REALTIME`, and hooks run as
 /// processes (`HookProcess`). Reseeding and stepping the clock need root (`CAP_SYS_ADMIN`,

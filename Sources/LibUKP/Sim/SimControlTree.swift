@@ -7,17 +7,21 @@ extension SimPlatform {
     public var controlTree: Tree {
         Tree("The sim platform's control tree") {
             Directory("instances", "Every live instance, the root included") {
-                ForEach(instances, "one entry per live instance, the root included",
-                        entrySummary: "One simulated instance") { instance in
+                ForEach(
+                    instances, "one entry per live instance, the root included",
+                    entrySummary: "One simulated instance"
+                ) { instance in
                     File("status", permissions: 0o644, "The instance's state")
                         .read("the instance's state") { _ in try instance.value.status }
-                        .write(InstanceState.self, "a state name: move it there (`Running`, `Draining`, `Stopping`, `Template`)") { _, state in
+                        .write(InstanceState.self, "a state name: move it there (`Running`, `Draining`, `Stopping`, `Template`)") {
+                            _, state in
                             try self.setStatus(instance.key, to: state)
                         }
                         .poll("POLLPRI|POLLIN on every state change", .changes { _ in try instance.value.statusChanged })
                     File("exit", permissions: 0o644, "The instance's exit")
                         .read("exit code once stopped") { _ in try instance.value.exitCode }
-                        .write(Int32.self, "an integer: the instance exits with that code (`Draining`, `Stopping`, `Stopped`)") { context, code in
+                        .write(Int32.self, "an integer: the instance exits with that code (`Draining`, `Stopping`, `Stopped`)") {
+                            context, code in
                             try await self.exit(instance.key, code: code, request: context.requestID)
                         }
                     Directory("libukp", "That instance's own ukp tree, exactly as its app sees it at /uk/libukp") {

@@ -1,10 +1,11 @@
+import Synchronization
+public import VFSKit
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
 public import Foundation
 #endif
-public import VFSKit
-import Synchronization
 
 /// One instance of the simulator: a machine with its own state, exit code and fork engine.
 public final class SimInstance: Sendable {

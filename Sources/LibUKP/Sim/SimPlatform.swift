@@ -1,11 +1,12 @@
+import Synchronization
+public import SystemPackage
+public import VFSKit
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
 public import Foundation
 #endif
-public import SystemPackage
-public import VFSKit
-import Synchronization
 
 /// The embedded platform: every instance runs in this process, each with its own engine.
 ///
@@ -51,9 +52,10 @@ public final class SimPlatform: Sendable {
         let recorded = journal?.sim
         if let recorded, let root = recorded.root {
             rootID = root
-            settings = Mutex(Settings(
-                forkLatency: .milliseconds(recorded.forkLatencyMs), bootLatency: .milliseconds(recorded.bootLatencyMs),
-                failNextForks: recorded.failNextForks))
+            settings = Mutex(
+                Settings(
+                    forkLatency: .milliseconds(recorded.forkLatencyMs), bootLatency: .milliseconds(recorded.bootLatencyMs),
+                    failNextForks: recorded.failNextForks))
             restore(recorded)
         } else {
             rootID = UUID()

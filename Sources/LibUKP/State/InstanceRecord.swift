@@ -1,10 +1,11 @@
+import OrderedCollections
+import VFSKit
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import OrderedCollections
-import VFSKit
 
 /// What the state journal says about one instance: replayed on restart, kept up to date
 /// as events are recorded, and written out whole when the journal is compacted.

@@ -1,10 +1,11 @@
+import OrderedCollections
+import VFSKit
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import OrderedCollections
-import VFSKit
 
 /// One change to the simulator's own state (its instances and settings), as a line of the
 /// state journal: `~` then the event.

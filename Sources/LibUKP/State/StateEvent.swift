@@ -1,10 +1,11 @@
+import SystemPackage
+import VFSKit
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import SystemPackage
-import VFSKit
 
 /// One change to what an instance must not forget, as a line of the state journal.
 ///
@@ -69,7 +70,9 @@ enum StateEvent: Sendable, Hashable {
         let fields = line.split(separator: " ", omittingEmptySubsequences: false)
         guard fields.count >= 2 else { return nil }
         let instance: UUID?
-        if fields[0] == "-" { instance = nil } else {
+        if fields[0] == "-" {
+            instance = nil
+        } else {
             guard let id = UUID(uuidString: String(fields[0])) else { return nil }
             instance = id
         }
@@ -91,14 +94,18 @@ enum StateEvent: Sendable, Hashable {
         case "C":
             if let id = uuid(0), let snapshot = uuid(1), let time: Int64 = integer(2) {
                 event = .childAdded(ForkedChild(id: id, snapshot: snapshot, creationTime: time))
-            } else { event = nil }
+            } else {
+                event = nil
+            }
         case "S":
             event = uuid(0).flatMap { id in (integer(1) as Int?).flatMap(InstanceState.init(code:)).map { .childStatus(id, $0) } }
         case "X":
             if let id = uuid(0), arguments.count == 3, let stoppedAt: Int64 = integer(2) {
                 let code: Int32? = arguments[1] == "-" ? nil : Int32(arguments[1])
                 event = arguments[1] != "-" && code == nil ? nil : .childStopped(id, exitCode: code, stoppedAt: stoppedAt)
-            } else { event = nil }
+            } else {
+                event = nil
+            }
         case "D":
             event = uuid(0).map { .childRemoved($0) }
         case "N":
@@ -117,7 +124,9 @@ enum StateEvent: Sendable, Hashable {
                 event = .forkAnswered(key: key, .success(uuid))
             } else if let errno = Int32(arguments[1]), errno < 0 {
                 event = .forkAnswered(key: key, .failure(.rejected(Errno(rawValue: -errno))))
-            } else { event = nil }
+            } else {
+                event = nil
+            }
         default:
             event = nil
         }

@@ -1,10 +1,11 @@
+import Synchronization
+public import SystemPackage
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Synchronization
-public import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,10 +1,11 @@
+import SystemPackage
+public import VFSKit
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import SystemPackage
-public import VFSKit
 
 extension InstanceState: FileValue {
     public static var typeName: String { "state" }
@@ -37,10 +38,13 @@ enum UKPTree {
                 .read("this incarnation's UUID; new in every child") { _ in try live().generation }
                 .poll("POLLPRI|POLLIN when it changes", .changes { _ in try live().generationChanged })
             Directory("vm", "This instance's children") {
-                ForEach(engine?.children ?? DynamicEntries(), "one entry per live child UUID, in creation order",
-                        entrySummary: "One child: delete-on-stop, kept for the retention period after it stops") { child in
+                ForEach(
+                    engine?.children ?? DynamicEntries(), "one entry per live child UUID, in creation order",
+                    entrySummary: "One child: delete-on-stop, kept for the retention period after it stops"
+                ) { child in
                     let stopped = Condition(when: { _ in try child.value.waitIsOver }, signalledBy: { _ in try child.value.waitChanged })
-                    let exited = Condition(when: { _ in try child.value.exitCode != nil }, signalledBy: { _ in try child.value.waitChanged })
+                    let exited = Condition(
+                        when: { _ in try child.value.exitCode != nil }, signalledBy: { _ in try child.value.waitChanged })
                     File("snapshot", "Fixed at the child's creation")
                         .read("snapshot UUID the child came from") { _ in try child.value.snapshot }
                     File("creation_time", "Fixed at the child's creation")

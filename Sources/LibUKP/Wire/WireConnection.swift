@@ -1,7 +1,8 @@
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import SystemPackage
 
 /// One open byte stream to the platform: a connected Unix socket or a character device
 /// (a virtio-serial port such as `/dev/virtio-ports/ukp`).
@@ -95,8 +96,10 @@ final class WireConnection: Sendable {
 
     /// Blocks until bytes arrive, the stream ends or fails, or `interrupt()` is called.
     func receive() -> Received {
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+        ]
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             if poll(&fds, 2, -1) < 0 {

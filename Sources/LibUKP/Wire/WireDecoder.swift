@@ -1,9 +1,10 @@
+import SystemPackage
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import SystemPackage
 
 /// Cuts a byte stream into wire messages, whatever the chunks it arrives in.
 ///
@@ -59,9 +60,10 @@ public struct WireDecoder: Sendable {
             guard let fqdn = String(validating: buffer[(body + 42)..<(start + size)], as: UTF8.self) else {
                 throw malformed(.fqdnNotUTF8)
             }
-            payload = .forkCreated(WireForkCreated(
-                child: uuid(at: body), snapshot: uuid(at: body + 16),
-                creationTime: u64(at: body + 32), fqdn: fqdn))
+            payload = .forkCreated(
+                WireForkCreated(
+                    child: uuid(at: body), snapshot: uuid(at: body + 16),
+                    creationTime: u64(at: body + 32), fqdn: fqdn))
         case .parentID:
             payload = .parentID(uuid(at: body))
         case .status:
@@ -80,8 +82,10 @@ public struct WireDecoder: Sendable {
             let realtime = u64(at: body)
             let entropy = Array(buffer[(body + 10)..<(start + size)])
             guard realtime <= UInt64(Int64.max) else { throw malformed(.clockOutOfRange(realtime)) }
-            guard entropy.isEmpty
-                || (PlatformRenewal.minimumEntropy...WireRenewal.maximumEntropy).contains(entropy.count) else {
+            guard
+                entropy.isEmpty
+                    || (PlatformRenewal.minimumEntropy...WireRenewal.maximumEntropy).contains(entropy.count)
+            else {
                 throw malformed(.entropyLength(entropy.count))
             }
             payload = .renewal(WireRenewal(hostRealtime: realtime, entropy: entropy))
@@ -92,9 +96,10 @@ public struct WireDecoder: Sendable {
         case .child:
             let code = u32(at: body + 40)
             guard let state = InstanceState(code: Int(code)) else { throw malformed(.unknownState(code)) }
-            payload = .child(WireChild(
-                child: uuid(at: body), snapshot: uuid(at: body + 16), creationTime: u64(at: body + 32),
-                state: state, exitCode: u32(at: body + 44)))
+            payload = .child(
+                WireChild(
+                    child: uuid(at: body), snapshot: uuid(at: body + 16), creationTime: u64(at: body + 32),
+                    state: state, exitCode: u32(at: body + 44)))
         case .resyncEnd:
             let fork = u32(at: body)
             let code = u32(at: body + 4)
@@ -194,7 +199,10 @@ public struct WireDecoder: Sendable {
 
     private func uuid(at index: Int) -> UUID {
         let b = buffer[index..<(index + 16)].map { $0 }
-        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                           b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        return UUID(
+            uuid: (
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+            ))
     }
 }

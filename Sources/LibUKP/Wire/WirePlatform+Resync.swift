@@ -111,8 +111,10 @@ extension WirePlatform {
                 failFork(progress.fork)
             }
         }
-        log(.info, "resynchronized with the platform at \(path): fork in flight "
-            + (progress.fork == 0 ? "none" : "\(progress.fork) \(end.outcome)") + ", \(progress.children.count) children")
+        log(
+            .info,
+            "resynchronized with the platform at \(path): fork in flight "
+                + (progress.fork == 0 ? "none" : "\(progress.fork) \(end.outcome)") + ", \(progress.children.count) children")
         events?.childrenReported(progress.children)
     }
 
@@ -159,7 +161,10 @@ extension WirePlatform {
                 return (false, nil)
             }
             restored.outcome = outcome
-            defer { restored.waiter = nil; state.restored = restored }
+            defer {
+                restored.waiter = nil
+                state.restored = restored
+            }
             return (true, restored.waiter)
         }
         waiter?.resume(returning: outcome)

@@ -1,11 +1,12 @@
+import Synchronization
+public import SystemPackage
+import VFSKit
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
 public import Foundation
 #endif
-public import SystemPackage
-import Synchronization
-import VFSKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,7 +60,9 @@ public final class WirePlatform: Platform, Sendable {
 
         /// A fresh non-zero correlation id that no fork in flight uses, nor `taken` (a `Hello`).
         mutating func nextCorrelationID(avoiding taken: (UInt32) -> Bool) -> UInt32 {
-            repeat { lastCorrelationID &+= 1 } while lastCorrelationID == 0 || pending[lastCorrelationID] != nil
+            repeat {
+                lastCorrelationID &+= 1
+            } while lastCorrelationID == 0 || pending[lastCorrelationID] != nil
                 || taken(lastCorrelationID)
             return lastCorrelationID
         }
@@ -310,8 +313,10 @@ public final class WirePlatform: Platform, Sendable {
         case .forkCreated(let created):
             let child = ForkedChild(
                 id: created.child, snapshot: created.snapshot, creationTime: Int64(clamping: created.creationTime))
-            log(.info, "fork \(id) created child \(created.child.lowercaseText)"
-                + (created.fqdn.isEmpty ? "" : " (\(created.fqdn))"))
+            log(
+                .info,
+                "fork \(id) created child \(created.child.lowercaseText)"
+                    + (created.fqdn.isEmpty ? "" : " (\(created.fqdn))"))
             noteAnswer(to: id)
             let renewal = takeRenewal(for: id)
             guard hello, renewal != nil else {
@@ -372,7 +377,8 @@ public final class WirePlatform: Platform, Sendable {
         }
         for (pendingID, reply) in inFlight {
             // Forks are serialized: normally exactly one is in flight, and it is the one answered.
-            let outcome: Result<ForkReply, ForkFailure> = pendingID == id || (id == 0 && inFlight.count == 1)
+            let outcome: Result<ForkReply, ForkFailure> =
+                pendingID == id || (id == 0 && inFlight.count == 1)
                 ? .success(ForkReply(.child, renewal: renewal)) : .failure(.signalFailed)
             reply.resume(returning: outcome)
         }
@@ -392,10 +398,12 @@ public final class WirePlatform: Platform, Sendable {
     private func measureHostClock() async -> PlatformRenewal? {
         guard hello else { return nil }
         let best = await clockProbe.measure(rounds: 3) {
-            guard let (id, connection) = state.withLock({ state -> (UInt32, WireConnection)? in
-                guard !state.closed, let connection = state.connection else { return nil }
-                return (state.nextCorrelationID(avoiding: clockProbe.isWaiting), connection)
-            }) else { return nil }
+            guard
+                let (id, connection) = state.withLock({ state -> (UInt32, WireConnection)? in
+                    guard !state.closed, let connection = state.connection else { return nil }
+                    return (state.nextCorrelationID(avoiding: clockProbe.isWaiting), connection)
+                })
+            else { return nil }
             return await clockProbe.roundTrip(id: id, timeout: .milliseconds(250)) {
                 try connection.send(WireMessage(correlationID: id, .hello(version: 1)).encoded)
             }

@@ -20,7 +20,8 @@ public struct WireRenewal: Sendable, Hashable {
     public func renewal(receivedAt received: ContinuousClock.Instant, transit: Duration = .zero) -> PlatformRenewal {
         PlatformRenewal(
             entropy: entropy,
-            hostClock: hostRealtime == 0 ? nil
+            hostClock: hostRealtime == 0
+                ? nil
                 : HostClockReading(realtime: Int64(hostRealtime), received: received, transit: transit))
     }
 }

@@ -54,10 +54,12 @@ public struct File: NodeConvertible {
         _ help: String, _ handler: @escaping @Sendable (RequestContext) async throws -> Value
     ) -> File {
         var file = self
-        file.behavior.reader = FileBehavior.Reader(help: help, typeName: Value.typeName, render: {
-            context throws(Errno) in
-            do { return try await handler(context).fileBytes() } catch { throw Errno(handlerError: error) }
-        }, renderNow: nil)
+        file.behavior.reader = FileBehavior.Reader(
+            help: help, typeName: Value.typeName,
+            render: {
+                context throws(Errno) in
+                do { return try await handler(context).fileBytes() } catch { throw Errno(handlerError: error) }
+            }, renderNow: nil)
         return file
     }
 
@@ -84,11 +86,13 @@ public struct File: NodeConvertible {
         _ handler: @escaping @Sendable (RequestContext, Value) async throws -> Void
     ) -> File {
         var file = self
-        file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName, action: .run {
-            context, bytes throws(Errno) in
-            let value = try Value(fileBytes: bytes, rule: context.file.textRule)
-            do { try await handler(context, value) } catch { throw Errno(handlerError: error) }
-        })
+        file.behavior.writer = FileBehavior.Writer(
+            help: help, typeName: Value.typeName,
+            action: .run {
+                context, bytes throws(Errno) in
+                let value = try Value(fileBytes: bytes, rule: context.file.textRule)
+                do { try await handler(context, value) } catch { throw Errno(handlerError: error) }
+            })
         return file
     }
 
@@ -105,9 +109,11 @@ public struct File: NodeConvertible {
     ///     .write(Ignored.self, "blocks until the job finished", until: finished)
     /// ```
     public func write<Value: FileValue>(_ type: Value.Type = Value.self, _ help: String, until condition: Condition) -> File {
-        var file = write(type, help, parked: { context, _ throws(Errno) in
-            WriteCondition(signal: try condition.signal(context)) { () throws(Errno) in try condition.holds(context) }
-        })
+        var file = write(
+            type, help,
+            parked: { context, _ throws(Errno) in
+                WriteCondition(signal: try condition.signal(context)) { () throws(Errno) in try condition.holds(context) }
+            })
         file.behavior.conditions.append(condition)
         return file
     }
@@ -118,12 +124,14 @@ public struct File: NodeConvertible {
         until condition: @escaping @Sendable (RequestContext, Value) throws -> Bool,
         signalledBy signal: @escaping @Sendable (RequestContext) throws -> ChangeSignal
     ) -> File {
-        write(type, help, parked: { context, value throws(Errno) in
-            let changes = try Condition.typed(signal)(context)
-            return WriteCondition(signal: changes) { () throws(Errno) in
-                do { return try condition(context, value) } catch { throw Errno(handlerError: error) }
-            }
-        })
+        write(
+            type, help,
+            parked: { context, value throws(Errno) in
+                let changes = try Condition.typed(signal)(context)
+                return WriteCondition(signal: changes) { () throws(Errno) in
+                    do { return try condition(context, value) } catch { throw Errno(handlerError: error) }
+                }
+            })
     }
 
     /// The parked write both forms above declare.
@@ -132,9 +140,11 @@ public struct File: NodeConvertible {
         parked condition: @escaping @Sendable (RequestContext, Value) throws(Errno) -> WriteCondition
     ) -> File {
         var file = self
-        file.behavior.writer = FileBehavior.Writer(help: help, typeName: Value.typeName, action: .block {
-            context, bytes throws(Errno) in try condition(context, try Value(fileBytes: bytes, rule: context.file.textRule))
-        })
+        file.behavior.writer = FileBehavior.Writer(
+            help: help, typeName: Value.typeName,
+            action: .block {
+                context, bytes throws(Errno) in try condition(context, try Value(fileBytes: bytes, rule: context.file.textRule))
+            })
         return file
     }
 

@@ -47,7 +47,8 @@ public struct ForEach<Key: PathKey, Value: Sendable>: NodeConvertible {
         entry: @escaping @Sendable (DynamicEntry<Key, Value>) -> any NodeConvertible
     ) {
         let example = entry(DynamicEntry(key: Key.example, value: nil, token: nil)).nodes
-        let problem = example.count == 1 && !example[0].isDirectory
+        let problem =
+            example.count == 1 && !example[0].isDirectory
             ? nil : "a ForEach entry must declare exactly one file or link"
         source = DynamicEntriesSource(
             entries: entries, summary: summary, pattern: NamePattern(pattern, key: Key.self), entryProblem: problem
@@ -99,7 +100,8 @@ struct NamePattern: Sendable {
         }
         placeholder = pattern
         if let open = pattern.firstIndex(of: "<"), let close = pattern[open...].firstIndex(of: ">"),
-            !pattern[pattern.index(after: close)...].contains("<") {
+            !pattern[pattern.index(after: close)...].contains("<")
+        {
             prefix = String(pattern[..<open])
             suffix = String(pattern[pattern.index(after: close)...])
             problem = nil

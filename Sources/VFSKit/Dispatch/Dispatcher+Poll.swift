@@ -51,7 +51,7 @@ extension Dispatcher {
                 defer { state.poll.removalWatch = id }
                 return state.poll.removalWatch
             }
-            if let previous { token.removeDeathHandler(previous) } // a concurrent poll registered too
+            if let previous { token.removeDeathHandler(previous) }  // a concurrent poll registered too
         }
         let events = try readiness(of: file, context: context, signal: signal)
         file.state.withLock { state in
@@ -90,10 +90,12 @@ extension Dispatcher {
 
     /// Re-evaluates a registered poll and wakes it if readiness changed.
     private func signalFired(for file: OpenFile) {
-        guard let (caller, signal) = file.state.withLock({ state -> (Caller, ChangeSignal)? in
-            guard state.poll.waker != nil, let caller = state.poll.caller, let observed = state.poll.observed else { return nil }
-            return (caller, observed.signal)
-        }) else { return }
+        guard
+            let (caller, signal) = file.state.withLock({ state -> (Caller, ChangeSignal)? in
+                guard state.poll.waker != nil, let caller = state.poll.caller, let observed = state.poll.observed else { return nil }
+                return (caller, observed.signal)
+            })
+        else { return }
         let context = RequestContext(caller: caller, file: file)
         let events: PollEvents
         do throws(Errno) {

@@ -11,9 +11,11 @@ extension Dispatcher {
         let context = RequestContext(caller: caller, file: file)
         if let renderNow = file.behavior.reader?.renderNow {
             // A synchronous reader answers on this thread, without a task: the hot path.
-            reply.send(answer(Result { () throws(Errno) in
-                try self.slice(context, offset: offset, size: size) { () throws(Errno) in try renderNow(context) }
-            }))
+            reply.send(
+                answer(
+                    Result { () throws(Errno) in
+                        try self.slice(context, offset: offset, size: size) { () throws(Errno) in try renderNow(context) }
+                    }))
             return
         }
         run(reply: reply) { () async throws(Errno) -> ArraySlice<UInt8> in

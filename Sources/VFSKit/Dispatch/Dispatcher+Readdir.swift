@@ -23,7 +23,10 @@ extension Dispatcher {
                 var child = declared[Int(position) - 2]
                 // A conditional node is listed only while its condition holds.
                 if let slot = child.slot {
-                    do throws(Errno) { child = try tree.present(slot, in: directory) } catch { position += 1; continue }
+                    do throws(Errno) { child = try tree.present(slot, in: directory) } catch {
+                        position += 1
+                        continue
+                    }
                 }
                 entries.append(DirectoryEntry(name: child.node.name, ino: child.ino, type: EntryType(of: child.node), cookie: position + 1))
             }

@@ -1,5 +1,5 @@
-public import SystemPackage
 import Synchronization
+public import SystemPackage
 
 /// The one request path of a served tree: lookup, attributes, open, read, write, poll,
 /// readdir and release, from the kernel (FUSE driver) or a test (in-process driver)

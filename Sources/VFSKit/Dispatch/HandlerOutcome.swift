@@ -1,5 +1,5 @@
-import SystemPackage
 import Synchronization
+import SystemPackage
 
 /// Where a handler running in `Task.immediate` leaves its result, for the thread that
 /// started it (the handler finished without suspending: answer inline) or for the

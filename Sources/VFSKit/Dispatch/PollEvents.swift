@@ -12,8 +12,10 @@ public struct PollEvents: OptionSet, Sendable, Hashable, CustomStringConvertible
     public static let wrnorm = PollEvents(rawValue: 0x100)
 
     public var description: String {
-        let names: [(PollEvents, String)] = [(.in, "POLLIN"), (.pri, "POLLPRI"), (.out, "POLLOUT"), (.err, "POLLERR"), (.hup, "POLLHUP"),
-                                          (.rdnorm, "POLLRDNORM"), (.wrnorm, "POLLWRNORM")]
+        let names: [(PollEvents, String)] = [
+            (.in, "POLLIN"), (.pri, "POLLPRI"), (.out, "POLLOUT"), (.err, "POLLERR"), (.hup, "POLLHUP"),
+            (.rdnorm, "POLLRDNORM"), (.wrnorm, "POLLWRNORM"),
+        ]
         let set = names.filter { contains($0.0) }.map(\.1)
         return set.isEmpty ? "0" : set.joined(separator: "|")
     }

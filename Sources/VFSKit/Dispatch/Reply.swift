@@ -1,5 +1,5 @@
-public import SystemPackage
 import Synchronization
+public import SystemPackage
 
 /// How a driver answers one request: a value consumed when it is sent.
 ///

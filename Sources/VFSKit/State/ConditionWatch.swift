@@ -1,5 +1,5 @@
-import SystemPackage
 import Synchronization
+import SystemPackage
 
 /// Waits, without a task or a thread, for a condition that a `ChangeSignal` announces, and
 /// ends exactly once: when the condition holds (success) or throws (its error), when the

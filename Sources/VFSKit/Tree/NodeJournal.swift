@@ -26,7 +26,9 @@ final class NodeJournal: Sendable {
     }
 
     private enum Kind: UInt8 {
-        case node = 1, death = 2, poll = 3
+        case node = 1
+        case death = 2
+        case poll = 3
     }
 
     let path: String

@@ -39,14 +39,16 @@ extension Tree {
         switch node.kind {
         case .file(let behavior):
             let types = [behavior.reader?.typeName, behavior.writer?.typeName].map { $0 ?? none }
-            rows.append(SpecRow(
-                path: path, mode: "file " + mode,
-                read: behavior.reader?.help ?? none, write: behavior.writer?.help ?? none,
-                poll: behavior.poll?.help ?? none, type: types.joined(separator: " / "), description: node.summary))
+            rows.append(
+                SpecRow(
+                    path: path, mode: "file " + mode,
+                    read: behavior.reader?.help ?? none, write: behavior.writer?.help ?? none,
+                    poll: behavior.poll?.help ?? none, type: types.joined(separator: " / "), description: node.summary))
         case .link(let target):
-            rows.append(SpecRow(
-                path: path, mode: "link " + mode, read: "-> " + (target.fixed ?? "(computed)"), write: none, poll: none,
-                type: none, description: node.summary))
+            rows.append(
+                SpecRow(
+                    path: path, mode: "link " + mode, read: "-> " + (target.fixed ?? "(computed)"), write: none, poll: none,
+                    type: none, description: node.summary))
         case .directory(let content):
             directoryRows(path: path, mode: mode, summary: node.summary, children: content.children, profile: profile, into: &rows)
         case .dynamic(let source):
@@ -73,9 +75,10 @@ extension Tree {
                 listing.append("`\(child.name)`")
             }
         }
-        rows.append(SpecRow(
-            path: directoryPath, mode: "dir " + mode, read: listing.joined(separator: ", "),
-            write: "—", poll: "—", type: "—", description: summary))
+        rows.append(
+            SpecRow(
+                path: directoryPath, mode: "dir " + mode, read: listing.joined(separator: ", "),
+                write: "—", poll: "—", type: "—", description: summary))
         for child in children {
             walk(child, path: directoryPath + child.name, profile: profile, into: &rows)
         }

@@ -115,7 +115,7 @@ struct LinkMap {
     /// The fixed link a target of the link at `path` ends on (after the directories on its
     /// way); nil when it ends on a non-link, leaves the tree or names nothing declared.
     private func follow(_ target: String, from path: String) -> (path: String, target: String)? {
-        guard !target.hasPrefix("/") else { return nil }   // absolute: outside the tree as mounted
+        guard !target.hasPrefix("/") else { return nil }  // absolute: outside the tree as mounted
         var components = path.split(separator: "/").dropLast().map(String.init)
         var rest = target.split(separator: "/").map(String.init)[...]
         var hops = 0

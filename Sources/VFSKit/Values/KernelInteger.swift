@@ -49,7 +49,8 @@ public struct KernelInteger<Value: FixedWidthInteger & Sendable>: FileValue, Has
         } else if base == 0, digits.first == UInt8(ascii: "0") {
             let afterZero = digits.dropFirst()
             if let x = afterZero.first, x | 0x20 == UInt8(ascii: "x"), let next = afterZero.dropFirst().first,
-                hexDigit(next) != nil {
+                hexDigit(next) != nil
+            {
                 radix = 16
                 digits = afterZero.dropFirst()
             } else {

@@ -1,9 +1,10 @@
+public import SystemPackage
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
 public import Foundation
 #endif
-public import SystemPackage
 
 extension UUID: FileValue {
     /// Lowercase canonical form.
@@ -30,7 +31,8 @@ extension UUID {
                         out[i] = 0x2d
                         i += 1
                     }
-                    let high = byte >> 4, low = byte & 0x0f
+                    let high = byte >> 4
+                    let low = byte & 0x0f
                     out[i] = high < 10 ? 0x30 + high : 0x57 + high
                     out[i + 1] = low < 10 ? 0x30 + low : 0x57 + low
                     i += 2

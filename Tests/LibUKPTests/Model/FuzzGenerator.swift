@@ -1,6 +1,7 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
+
+@testable import LibUKP
 
 /// A small, fast, seedable generator (SplitMix64): the same seed gives the same run everywhere.
 struct SplitMix64: RandomNumberGenerator {

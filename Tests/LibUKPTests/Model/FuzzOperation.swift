@@ -1,6 +1,7 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
+
+@testable import LibUKP
 
 /// One step of a fuzz run: what an app, the platform or the clock does next.
 ///
@@ -89,7 +90,9 @@ enum ForkAnswer: Hashable, Sendable, CustomStringConvertible {
 
 /// The files of `/vm/<uuid>/`.
 enum ChildFile: String, CaseIterable, Hashable, Sendable {
-    case snapshot, creationTime = "creation_time", status, wait
+    case snapshot
+    case creationTime = "creation_time"
+    case status, wait
 }
 
 /// Names under `/vm/` that are not a live child's canonical name.
@@ -117,7 +120,10 @@ enum FuzzIDs {
     private static func uuid(tag: UInt8, _ ordinal: Int) -> UUID {
         let n = UInt64(ordinal)
         func byte(_ shift: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: n >> shift) }
-        return UUID(uuid: (tag, 0xF0, 0x22, 0x11, 0x00, 0x00, 0x40, 0x00, 0x80, 0x00,
-                           byte(40), byte(32), byte(24), byte(16), byte(8), byte(0)))
+        return UUID(
+            uuid: (
+                tag, 0xF0, 0x22, 0x11, 0x00, 0x00, 0x40, 0x00, 0x80, 0x00,
+                byte(40), byte(32), byte(24), byte(16), byte(8), byte(0)
+            ))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
+
+@testable import LibUKP
 
 /// The first point where the engine (through its tree) and the model disagree.
 struct FuzzDivergence: Error, CustomStringConvertible {
@@ -42,12 +43,14 @@ enum FuzzRunner {
             if expected.answer == .skipped { continue }
             let actual = await system.perform(operation, expected: expected, model: model)
             if actual.answer != expected.answer {
-                return FuzzDivergence(step: index, operation: operation, what: "answer",
-                                      expected: "\(expected.answer)", actual: "\(actual.answer)")
+                return FuzzDivergence(
+                    step: index, operation: operation, what: "answer",
+                    expected: "\(expected.answer)", actual: "\(actual.answer)")
             }
             if actual.completed != expected.completed {
-                return FuzzDivergence(step: index, operation: operation, what: "released writes (request: answer)",
-                                      expected: describe(expected.completed), actual: describe(actual.completed))
+                return FuzzDivergence(
+                    step: index, operation: operation, what: "released writes (request: answer)",
+                    expected: describe(expected.completed), actual: describe(actual.completed))
             }
             // Three of the five threads read `/fork` after each step, chosen by the operation itself
             // (so that shrinking, which removes other operations, keeps them): reads count as uses,
@@ -57,8 +60,9 @@ enum FuzzRunner {
             let seen = await system.observe(order: order)
             let predicted = model.observe(order: order)
             if seen != predicted {
-                return FuzzDivergence(step: index, operation: operation, what: "observation",
-                                      expected: predicted.description, actual: seen.description)
+                return FuzzDivergence(
+                    step: index, operation: operation, what: "observation",
+                    expected: predicted.description, actual: seen.description)
             }
         }
         return nil

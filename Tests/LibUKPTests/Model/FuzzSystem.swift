@@ -1,8 +1,9 @@
 import Foundation
-@testable import LibUKP
 import Synchronization
 import SystemPackage
 import VFSKit
+
+@testable import LibUKP
 
 /// A platform whose fork signals the fuzzer answers one by one, without blocking the fuzzer.
 final class FuzzPlatform: Platform {
@@ -112,8 +113,10 @@ final class FuzzSystem {
                 let ordinal = nextOrdinal
                 nextOrdinal += 1
                 ordinals[FuzzIDs.child(ordinal)] = ordinal
-                outcome = .success(.parent(ForkedChild(
-                    id: FuzzIDs.child(ordinal), snapshot: FuzzIDs.snapshot(ordinal), creationTime: FuzzIDs.creationTime(ordinal))))
+                outcome = .success(
+                    .parent(
+                        ForkedChild(
+                            id: FuzzIDs.child(ordinal), snapshot: FuzzIDs.snapshot(ordinal), creationTime: FuzzIDs.creationTime(ordinal))))
             case .signalFailed: outcome = .failure(.signalFailed)
             case .rejected(let errno): outcome = .failure(.rejected(errno))
             case .child: outcome = .success(.child)

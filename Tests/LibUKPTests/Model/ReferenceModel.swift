@@ -1,7 +1,8 @@
 import Foundation
-@testable import LibUKP
 import SystemPackage
 import VFSKit
+
+@testable import LibUKP
 
 /// What one fuzz step answers, as an app (or the platform) would see it.
 enum FuzzAnswer: Hashable, Sendable, CustomStringConvertible {
@@ -416,6 +417,7 @@ struct FuzzObservation: Hashable, Sendable, CustomStringConvertible {
     var description: String {
         let children = children.map { "#\($0.ordinal) status \($0.status.debugDescription) wait \($0.wait.debugDescription)" }
         let reads = zip(readers, forkReads).map { "thread \($0) \($1.debugDescription)" }
-        return "/fork [\(reads.joined(separator: ", "))]; /vm \(vm); children [\(children.joined(separator: ", "))]; fork signals \(signals)"
+        return
+            "/fork [\(reads.joined(separator: ", "))]; /vm \(vm); children [\(children.joined(separator: ", "))]; fork signals \(signals)"
     }
 }

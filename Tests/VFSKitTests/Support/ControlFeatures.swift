@@ -1,4 +1,5 @@
 import Synchronization
+
 @testable import VFSKit
 
 /// A tree with every issue-15 feature: links (fixed, computed, into a dynamic entry), a
@@ -10,7 +11,9 @@ final class ControlFeatures: Sendable {
     let tickled = ChangeSignal()
 
     func tree(profile: TreeProfile) -> Tree {
-        let mode = mode, modeChanged = modeChanged, tickled = tickled
+        let mode = mode
+        let modeChanged = modeChanged
+        let tickled = tickled
         return Tree("features", profile: profile) {
             File("mode", "on or off")
                 .read("the mode") { _ in mode.value }

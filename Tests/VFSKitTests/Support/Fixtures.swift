@@ -1,6 +1,7 @@
 import Synchronization
 import SystemPackage
 import Testing
+
 @testable import VFSKit
 
 extension Caller {

@@ -1,5 +1,6 @@
 import Synchronization
 import SystemPackage
+
 @testable import VFSKit
 
 #if canImport(Glibc)

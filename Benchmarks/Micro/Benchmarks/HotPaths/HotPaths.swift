@@ -34,13 +34,14 @@ struct BigDirectory {
         self.entries = entries
         self.keys = keys
         names = keys.map { $0.uuidString.lowercased() }
-        dispatcher = try Dispatcher(tree: Tree {
-            Directory("vm", "children") {
-                ForEach(entries, "one entry per key") { entry in
-                    File("status", "the value").read("the value") { _ in try entry.value }
+        dispatcher = try Dispatcher(
+            tree: Tree {
+                Directory("vm", "children") {
+                    ForEach(entries, "one entry per key") { entry in
+                        File("status", "the value").read("the value") { _ in try entry.value }
+                    }
                 }
-            }
-        })
+            })
         directory = try dispatcher.lookup(parent: Dispatcher.rootID, name: "vm").ino
     }
 
@@ -159,11 +160,14 @@ final class ParkedWriters: Sendable {
     init() throws {
         let changed = changed
         let level = level
-        dispatcher = try Dispatcher(tree: Tree {
-            File("wait", permissions: 0o222, "blocks until released")
-                .write(Ignored.self, "blocks until released", until: Condition(
-                    when: { _ in level.value.load(ordering: .acquiring) % 2 == 1 }, signalledBy: { _ in changed }))
-        })
+        dispatcher = try Dispatcher(
+            tree: Tree {
+                File("wait", permissions: 0o222, "blocks until released")
+                    .write(
+                        Ignored.self, "blocks until released",
+                        until: Condition(
+                            when: { _ in level.value.load(ordering: .acquiring) % 2 == 1 }, signalledBy: { _ in changed }))
+            })
         let ino = try dispatcher.lookup(parent: Dispatcher.rootID, name: "wait").ino
         file = try dispatcher.open(ino, flags: 0o1, caller: .root)
     }
@@ -300,9 +304,11 @@ let benchmarks: @Sendable () -> Void = {
         closure: readStatus,
         setup: {
             let box = StatusBox()
-            return try OpenStatus(Dispatcher(tree: Tree {
-                File("status", "state").read("state") { _ in box.status }
-            }), path: ["status"])
+            return try OpenStatus(
+                Dispatcher(
+                    tree: Tree {
+                        File("status", "state").read("state") { _ in box.status }
+                    }), path: ["status"])
         }
     )
 
@@ -313,9 +319,11 @@ let benchmarks: @Sendable () -> Void = {
         closure: readStatus,
         setup: {
             let box = StatusBox()
-            let status = try OpenStatus(Dispatcher(tree: Tree {
-                File("status", "state").read("state") { _ async in box.status }
-            }), path: ["status"])
+            let status = try OpenStatus(
+                Dispatcher(
+                    tree: Tree {
+                        File("status", "state").read("state") { _ async in box.status }
+                    }), path: ["status"])
             let before = replyCount.load(ordering: .relaxed)
             status.read()
             guard replyCount.load(ordering: .relaxed) == before + 1 else {

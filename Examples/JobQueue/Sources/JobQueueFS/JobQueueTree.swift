@@ -1,5 +1,5 @@
-public import VFSKit
 import SystemPackage
+public import VFSKit
 
 extension JobQueue {
     /// The queue as a control filesystem: submit commands, watch, wait for and cancel them.

@@ -106,7 +106,10 @@ import VFSKit
         try await fixture.submit("second")
         let state = try fixture.driver.open("/jobs/2/state")
         let wait = try fixture.driver.open("/jobs/2/wait")
-        defer { fixture.driver.close(state); fixture.driver.close(wait) }
+        defer {
+            fixture.driver.close(state)
+            fixture.driver.close(wait)
+        }
         #expect(try fixture.driver.poll(state) == [], "not ready before a change, as sysfs")
         #expect(try fixture.driver.poll(wait) == [])
 
@@ -168,7 +171,7 @@ import VFSKit
         #expect(try await fixture.text("/jobs/1/state") == "cancelled\n")
         #expect(try await fixture.text("/jobs/1/wait") == "143\n")
         #expect(await eventually { fixture.runner.isRunning("second") })
-        try await fixture.driver.writeText("/jobs/1/cancel", "\n") // finished: nothing happens
+        try await fixture.driver.writeText("/jobs/1/cancel", "\n")  // finished: nothing happens
         fixture.runner.finish("second")
     }
 
@@ -192,7 +195,10 @@ import VFSKit
 
         let state = try fixture.driver.open("/jobs/1/state")
         let wait = try fixture.driver.open("/jobs/1/wait", flags: OpenFlags.readWrite)
-        defer { fixture.driver.close(state); fixture.driver.close(wait) }
+        defer {
+            fixture.driver.close(state)
+            fixture.driver.close(wait)
+        }
         try await fixture.driver.writeText("/forget", "1")
         #expect(try fixture.driver.list("/jobs") == [])
         #expect(throws: Errno.noSuchFileOrDirectory) { try fixture.driver.stat("/jobs/1") }

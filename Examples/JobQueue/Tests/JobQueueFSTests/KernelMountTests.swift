@@ -1,10 +1,11 @@
 import Foundation
 import Glibc
-@testable import JobQueueFS
 import Synchronization
 import SystemPackage
 import Testing
 import VFSKit
+
+@testable import JobQueueFS
 
 /// The queue through a real kernel mount, with ordinary system calls.
 @Suite(.enabled(if: MountedQueue.isAvailable), .timeLimit(.minutes(2)))
@@ -31,7 +32,10 @@ struct KernelMountTests {
 
         let state = try Posix.open(mount.file("jobs/1/state"), O_RDONLY)
         let wait = try Posix.open(mount.file("jobs/1/wait"), O_RDWR)
-        defer { close(state); close(wait) }
+        defer {
+            close(state)
+            close(wait)
+        }
         #expect(Posix.poll(state, POLLPRI, timeoutMilliseconds: 0) == 0)
         #expect(Posix.poll(wait, POLLIN, timeoutMilliseconds: 0) == 0)
         #expect(Posix.pread(wait) == .success(""), "no exit code while running")
@@ -96,7 +100,10 @@ struct KernelMountTests {
         defer {
             #expect(mount.close(), "the mount did not go away cleanly")
             let stopped = DispatchSemaphore(value: 0)
-            Task { await queue.shutdown(); stopped.signal() }
+            Task {
+                await queue.shutdown()
+                stopped.signal()
+            }
             stopped.wait()
         }
         let script = """
@@ -128,15 +135,16 @@ struct KernelMountTests {
             return (code, String(decoding: output.withLock { $0 }, as: UTF8.self))
         }
         #expect(result.0 == 0)
-        #expect(result.1 == """
-            running
-            exit 0
-            compressing
-            done
-            cancelled 143
-            2
-            slots: EINVAL
+        #expect(
+            result.1 == """
+                running
+                exit 0
+                compressing
+                done
+                cancelled 143
+                2
+                slots: EINVAL
 
-            """)
+                """)
     }
 }

@@ -1,6 +1,7 @@
-@testable import JobQueueFS
 import SystemPackage
 import Testing
+
+@testable import JobQueueFS
 
 /// The queue's rules, as a value, without tasks or processes.
 @Suite struct QueueMachineTests {

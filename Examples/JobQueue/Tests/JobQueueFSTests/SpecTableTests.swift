@@ -1,11 +1,12 @@
+import JobQueueFS
+import Testing
+import VFSKit
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import JobQueueFS
-import Testing
-import VFSKit
 
 /// The tree's table, generated from the declarations, pinned by a golden file (also in README.md).
 @Suite struct SpecTableTests {

@@ -1,5 +1,5 @@
-public import VFSKit
 import Synchronization
+public import VFSKit
 
 /// The GPIO class's state: chips, every line's hardware state, the exported lines, and
 /// wires from outputs to inputs. The rules are the kernel's (drivers/gpio/gpiolib-sysfs.c).

@@ -2,7 +2,8 @@ public import VFSKit
 
 /// A line's direction, as `direction` shows it.
 public enum GPIODirection: String, Sendable {
-    case input = "in", output = "out"
+    case input = "in"
+    case output = "out"
 }
 
 /// Which edges of `value` wake pollers, as `edge` shows it.

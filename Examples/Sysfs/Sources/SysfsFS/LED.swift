@@ -1,5 +1,5 @@
-public import VFSKit
 import Synchronization
+public import VFSKit
 
 /// An LED trigger, as `trigger` lists it.
 public enum LEDTrigger: String, Sendable, CaseIterable {

@@ -1,5 +1,5 @@
-public import VFSKit
 import Synchronization
+public import VFSKit
 
 /// One exported PWM channel (`pwmchipN/pwmM/`), with the kernel's rules (drivers/pwm/core.c).
 public final class PWMChannel: Sendable {

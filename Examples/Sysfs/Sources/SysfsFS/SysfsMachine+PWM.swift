@@ -15,7 +15,8 @@ extension SysfsMachine {
                         try chip.unexport(channel.value)
                     }
                 Link("subsystem", to: "../../pwm", "The class")
-                ForEach(chip.exported, "one directory per exported channel", named: "pwm<M>", entrySummary: "An exported channel") { channel in
+                ForEach(chip.exported, "one directory per exported channel", named: "pwm<M>", entrySummary: "An exported channel") {
+                    channel in
                     File("period", "The period")
                         .read("nanoseconds") { _ in try channel.value.current.period }
                         .write(KernelInteger<UInt64>.self, "nanoseconds; below duty_cycle EINVAL") { _, ns in

@@ -154,7 +154,8 @@ struct SysfsRulesTests {
     }
 
     @Test func theSpecTableIsPinned() throws {
-        let pinned = try String(contentsOfFile: #filePath.replacing("Tests/SysfsFSTests/SysfsRulesTests.swift", with: "spec.md"), encoding: .utf8)
+        let pinned = try String(
+            contentsOfFile: #filePath.replacing("Tests/SysfsFSTests/SysfsRulesTests.swift", with: "spec.md"), encoding: .utf8)
         #expect(machine.tree.specTable == pinned, "sysfs-fuse --spec > Examples/Sysfs/spec.md")
     }
 }

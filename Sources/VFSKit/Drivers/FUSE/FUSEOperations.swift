@@ -76,7 +76,9 @@ private func refuse(_ req: fuse_req_t?, _ change: () -> NamespaceChange) {
 }
 
 /// The open file behind a kernel file handle (see `FUSEConnection.file`).
-private func openFile(_ connection: FUSEConnection, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(Errno) -> OpenFile {
+private func openFile(_ connection: FUSEConnection, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(Errno)
+    -> OpenFile
+{
     try connection.file(fi!.pointee.fh, ino: ino, flags: fi!.pointee.flags)
 }
 
@@ -104,7 +106,9 @@ private func fuseGetattr(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMuta
 /// Truncation, and `chmod`/`chown` where a node declares them; a size change may come with
 /// the time updates that `open(O_TRUNC)`/`truncate` imply, and a mode or owner change with
 /// `ctime`. Anything else is `otherChanges`.
-private func fuseSetattr(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>?, _ toSet: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+private func fuseSetattr(
+    _ req: fuse_req_t?, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>?, _ toSet: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>?
+) {
     let request = FUSERequest(req)
     let changesSize = toSet & FUSE_SET_ATTR_SIZE != 0
     let ownership = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID
@@ -155,7 +159,10 @@ private func fuseRead(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ offs
     connection.dispatcher.read(file, offset: Int64(offset), size: size, caller: caller, reply: request.reply(ReadAnswer.self))
 }
 
-private func fuseWrite(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ buffer: UnsafePointer<CChar>?, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+private func fuseWrite(
+    _ req: fuse_req_t?, _ ino: fuse_ino_t, _ buffer: UnsafePointer<CChar>?, _ size: Int, _ offset: off_t,
+    _ fi: UnsafeMutablePointer<fuse_file_info>?
+) {
     let request = FUSERequest(req)
     let (connection, caller) = (request.connection, request.caller)
     let file: OpenFile

@@ -55,7 +55,7 @@ struct FUSERequest: ~Copyable {
     consuming func entry(_ attributes: Attributes) {
         var entry = fuse_entry_param()
         entry.ino = attributes.ino
-        entry.generation = 0 // inode numbers are never reused
+        entry.generation = 0  // inode numbers are never reused
         entry.attr = attributes.stat
         entry.attr_timeout = attributes.timeout
         entry.entry_timeout = attributes.timeout

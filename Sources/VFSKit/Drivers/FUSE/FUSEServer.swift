@@ -30,7 +30,9 @@ public final class FUSEServer: Sendable {
     private let servingDescriptor = Atomic<Int32>(-1)
 
     private enum Phase {
-        case idle, mounted(SessionHandle), serving, finished
+        case idle
+        case mounted(SessionHandle)
+        case serving, finished
     }
 
     /// A server that mounts `dispatcher`'s tree at `mountpoint` itself.
@@ -204,7 +206,7 @@ public final class FUSEServer: Sendable {
     /// After the loop: unmounts a tree this server mounted, and releases the session.
     private func finish(_ session: SessionHandle, joining poker: DedicatedThread? = nil) {
         let descriptor = fuse_session_fd(session.raw)
-        if handover == nil { fuse_session_unmount(session.raw) } // closes the device: a pending poke returns
+        if handover == nil { fuse_session_unmount(session.raw) }  // closes the device: a pending poke returns
         poker?.join()
         vfskit_io_detach(descriptor)
         fuse_session_destroy(session.raw)

@@ -20,7 +20,7 @@ enum MountTable {
             guard fields.count > 4, unescaped(fields[4]) == target,
                 let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count
             else { continue }
-            found = String(fields[dash + 1]) // later lines are mounted on top of earlier ones
+            found = String(fields[dash + 1])  // later lines are mounted on top of earlier ones
         }
         return found
     }
@@ -31,7 +31,8 @@ enum MountTable {
         var utf8 = Array(field.utf8)[...]
         while let byte = utf8.popFirst() {
             if byte == UInt8(ascii: "\\"), utf8.count >= 3,
-                let code = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8) {
+                let code = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8)
+            {
                 bytes.append(code)
                 utf8 = utf8.dropFirst(3)
             } else {

@@ -1,5 +1,5 @@
-public import SystemPackage
 import Synchronization
+public import SystemPackage
 
 /// Runs a tree without a kernel: open, read, write, poll, readdir, stat and close by
 /// path, through the very `Dispatcher` the FUSE driver uses.
@@ -200,7 +200,8 @@ public struct Leftovers: Sendable, Equatable, CustomStringConvertible {
     public var isEmpty: Bool { openHandles.isEmpty && unansweredRequests == 0 && pollRegistrations.isEmpty }
 
     public var description: String {
-        isEmpty ? "no leftovers"
+        isEmpty
+            ? "no leftovers"
             : "open handles \(openHandles), unanswered requests \(unansweredRequests), poll registrations \(pollRegistrations)"
     }
 }
