@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: the Swift suites (in-process, and through the kernel),
 # the end-to-end tests of the daemon with ordinary clients (Tests/e2e), python-periphery
-# on the sysfs example, the DocC reference check, and the malloc-count gate of the hot paths. Tests that
-# need /dev/fuse say loudly when they are skipped.
+# on the sysfs example, the DocC reference check, the malloc-count gate of the hot paths, and
+# lint (swift-format, no compiler warnings). Tests that need /dev/fuse say loudly when they
+# are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -10,8 +11,11 @@ export PATH="/opt/swift/usr/bin:$PATH"
 if [ ! -e /dev/fuse ]; then
     echo "!!!!!!!! SKIPPED: /dev/fuse is missing: every kernel-mount test is skipped !!!!!!!!" >&2
 fi
-swift build --build-tests
+build_log="$(mktemp)"
+trap 'rm -f "$build_log"' EXIT
+swift build --build-tests 2>&1 | tee "$build_log"
 status=0
+scripts/lint.sh "$build_log" || status=$?   # formatted (.swift-format), no compiler warnings
 swift test --skip-build || status=$?
 UKP_FUSE="$(swift build --show-bin-path)/ukp-fuse" Tests/e2e/run.sh || status=$?
 SYSFS_FUSE="$(swift build --show-bin-path)/sysfs-fuse" Examples/Sysfs/tests/run.sh || status=$?   # python-periphery, unshare -m

@@ -30,7 +30,7 @@ enum ProcessSpawner {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         let argv = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for string in argv { free(string) } }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, argv[0]!, &actions, &attributes, argv, environ)
         return result == 0 ? .success(pid) : .failure(Errno(rawValue: result))

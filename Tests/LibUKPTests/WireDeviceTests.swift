@@ -14,8 +14,9 @@ import Testing
         defer { close(master) }
         var unlock: Int32 = 0
         var number: UInt32 = 0
-        #expect(ioctl(master, 0x4004_5431 /* TIOCSPTLCK */, &unlock) == 0)
-        #expect(ioctl(master, 0x8004_5430 /* TIOCGPTN */, &number) == 0)
+        let (setLock, getNumber): (UInt, UInt) = (0x4004_5431, 0x8004_5430)  // TIOCSPTLCK, TIOCGPTN
+        #expect(ioctl(master, setLock, &unlock) == 0)
+        #expect(ioctl(master, getNumber, &number) == 0)
         let path = "/dev/pts/\(number)"
         var raw = termios()
         tcgetattr(master, &raw)

@@ -5,7 +5,8 @@ import Testing
 @testable import VFSKit
 
 enum Phase: String, FileValue {
-    case Running, Stopped
+    case running = "Running"
+    case stopped = "Stopped"
 }
 
 /// Point 8: the spec table generated from the declarations, and the validator.
@@ -19,7 +20,7 @@ struct SpecTableTests {
             Directory("vm", "Children") {
                 ForEach(children, "one entry per live child UUID, in creation order", entrySummary: "One child") { child in
                     File("status", "The child's state")
-                        .read("current state name") { _ in Phase.Running }
+                        .read("current state name") { _ in Phase.running }
                         .poll("POLLPRI|POLLIN on every state change", .changes { _ in ChangeSignal() })
                     File("wait", permissions: 0o600, "Waits for the child")
                         .read("exit code, once stopped") { _ in Int?.none }

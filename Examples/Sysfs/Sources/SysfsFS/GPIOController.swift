@@ -108,7 +108,7 @@ public final class GPIOController: Sendable {
     public func externalLevel(of line: Int) -> Bool { state.withLock { $0.lines[line]?.externalLevel ?? false } }
 
     public func drive(_ line: Int, high: Bool) {
-        change { state in state.lines[line, default: GPIOLineState()].externalLevel = high }
+        changeInfallibly { state in state.lines[line, default: GPIOLineState()].externalLevel = high }
     }
 
     /// Wires output `from` to input `to`: `to` then follows `from`'s level. `EINVAL` for
@@ -167,7 +167,7 @@ public final class GPIOController: Sendable {
         for signal in signals { signal.signal() }
     }
 
-    private func change(_ body: (inout State) -> Void) {
+    private func changeInfallibly(_ body: (inout State) -> Void) {
         try? change { (state: inout State) throws(Errno) in body(&state) }
     }
 

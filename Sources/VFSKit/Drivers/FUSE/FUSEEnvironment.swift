@@ -45,7 +45,7 @@ enum FUSEEnvironment {
     /// Runs a program and waits; its exit status, or -1.
     static func run(_ arguments: [String]) -> Int32 {
         let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for string in argv { free(string) } }
         var pid: pid_t = 0
         guard posix_spawn(&pid, argv[0]!, nil, nil, argv, environ) == 0 else { return -1 }
         var status: Int32 = 0

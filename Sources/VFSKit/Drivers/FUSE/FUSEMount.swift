@@ -20,7 +20,7 @@ public final class FUSEMount: @unchecked Sendable {
         try FUSEEnvironment.check(mountpoint: mountpoint, type: "fuse." + options.subtype)
         let arguments = ["vfskit", "-o", options.optionString]
         let strings = arguments.map { strdup($0) }
-        defer { strings.forEach { free($0) } }
+        defer { for string in strings { free(string) } }
         var argv = strings
         var ops = fuse_lowlevel_ops()
         let session = argv.withUnsafeMutableBufferPointer { argv -> OpaquePointer? in

@@ -13,6 +13,6 @@ extension FUSEServer {
             return source
         }
         serve()
-        sources.forEach { $0.cancel() }
+        for source in sources { source.cancel() }
     }
 }

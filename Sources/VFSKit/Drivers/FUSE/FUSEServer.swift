@@ -144,7 +144,7 @@ public final class FUSEServer: Sendable {
         var ops = fuseOperations()
         let arguments: [String] = mounting ? ["vfskit", "-o", options.optionString] : ["vfskit"]
         let strings = arguments.map { strdup($0) }
-        defer { strings.forEach { free($0) } }
+        defer { for string in strings { free(string) } }
         var argv = strings
         let session = argv.withUnsafeMutableBufferPointer { argv -> OpaquePointer? in
             var args = fuse_args(argc: Int32(argv.count), argv: argv.baseAddress, allocated: 0)
