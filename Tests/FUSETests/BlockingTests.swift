@@ -13,14 +13,7 @@ extension KernelTests {
             let client = try KernelFixture.client
             let fixture = KernelTestTree()
             try await withMountedTree(fixture.tree) { mount in
-                let peakThreads = Task {
-                    var peak = 0
-                    repeat {  // at least once, even if the pool runs this task late
-                        peak = max(peak, mount.servingThreads)
-                        try? await Task.sleep(for: .milliseconds(50))
-                    } while !Task.isCancelled
-                    return peak
-                }
+                let peakThreads = PeakSampler { mount.servingThreads }
                 let result = await ProcessResult.run(
                     [client, "writers", "10000", mount.file("wait"), mount.file("waiting"), mount.file("release"), mount.file("status")],
                     timeout: 240)
@@ -33,8 +26,7 @@ extension KernelTests {
                 #expect(mount.server.blockedRequests == 0)
                 // libfuse's default limit: at most 10 workers, plus the serving thread and
                 // its stop helper, however many requests are blocked.
-                peakThreads.cancel()
-                let peak = await peakThreads.value
+                let peak = peakThreads.stop()
                 print("threads serving the mount, at most: \(peak)")
                 #expect((2...12).contains(peak), "\(peak) threads served the mount")
             }

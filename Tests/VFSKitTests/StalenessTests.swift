@@ -46,6 +46,22 @@ struct StalenessTests {
             })
     }
 
+    /// The kernel may cache every node that exists as long as its directory, also the declared
+    /// files inside a dynamic entry (one lookup fewer per open of `/vm/<uuid>/wait`); only a
+    /// node whose existence changes on its own — a dynamic entry — is never cached.
+    @Test func onlyDynamicEntriesAreUncached() throws {
+        let child = FakeChild()
+        children.insert(child, for: key)
+        child.grandchildren.insert("g", for: 7)
+        #expect(try driver.stat("/vm").timeout == 3600)
+        #expect(try driver.stat(path).timeout == 0)
+        #expect(try driver.stat(path + "/status").timeout == 3600)
+        #expect(try driver.stat(path + "/sub/deep").timeout == 3600)
+        #expect(try driver.stat(path + "/nested").timeout == 3600)
+        #expect(try driver.stat(path + "/nested/7").timeout == 0)
+        #expect(try driver.stat(path + "/nested/7/name").timeout == 3600)
+    }
+
     /// Each registered poll watches the entry's removal; closing the file stops watching,
     /// so a long-lived entry polled through many short-lived opens keeps nothing of them.
     @Test func closedPollersLeaveNothingOnTheEntry() throws {

@@ -9,7 +9,8 @@ public struct Attributes: Sendable, Equatable {
     public var size: Int64
     /// Seconds since the epoch, for atime, mtime and ctime.
     public var seconds: Int64
-    /// Entry and attribute cache timeout in seconds: 0 under dynamic directories.
+    /// Entry and attribute cache timeout in seconds: 0 for a node whose existence changes on
+    /// its own (a dynamic entry, a conditional node), whose removal the kernel must see at once.
     public var timeout: Double
 
     public var isDirectory: Bool { mode & 0o170000 == 0o040000 }

@@ -20,7 +20,9 @@ public final class Dispatcher: Sendable {
     ///   - tree: the declarations; rejected with a one-line error when they cannot be served.
     ///   - uid: the owner of nodes that do not declare one.
     ///   - gid: the group of nodes that do not declare one.
-    ///   - staticTimeout: how long the kernel may cache declared (never changing) nodes.
+    ///   - staticTimeout: how long the kernel may cache declared nodes (those that exist as long as
+    ///     their directory, also inside a dynamic entry). Dynamic entries and conditional nodes
+    ///     are not cached: their removal is seen at once.
     public init(tree: Tree, uid: UInt32 = 0, gid: UInt32 = 0, staticTimeout: Double = 3600) throws(TreeValidationError) {
         try TreeValidator.validate(tree)
         self.tree = ServedTree(root: tree.root, profile: tree.profile, uid: uid, gid: gid, staticTimeout: staticTimeout)
@@ -45,6 +47,14 @@ public final class Dispatcher: Sendable {
     /// driver can drop the kernel's cached dentry. Must not block.
     public func onEntryRemoved(_ handler: @escaping @Sendable (_ parent: UInt64, _ name: String) -> Void) {
         tree.onEntryRemoved(handler)
+    }
+
+    /// Called with the inode numbers of removed nodes whose attributes the kernel may have
+    /// cached (the declared nodes inside a removed entry; see ``Attributes/timeout``), from
+    /// the thread that removed them before the removal returns, so a driver can make the
+    /// kernel ask again (and get the removed-entry errno). Must not block.
+    public func onCachedNodesGone(_ handler: @escaping @Sendable (_ inos: [UInt64]) -> Void) {
+        tree.onCachedNodesGone(handler)
     }
 
     func allocateFileID() -> UInt64 {

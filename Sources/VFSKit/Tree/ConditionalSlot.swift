@@ -46,7 +46,7 @@ extension ServedTree {
     private func retire(_ slot: ConditionalSlot, in directory: Vnode) {
         guard let gone = slot.current.withLock({ $0.take() }) else { return }
         gone.token?.kill()
-        forget([gone.ino])
+        bury(Self.subtree(of: gone))
         if directory.isLive { notifyRemoved(directory.ino, slot.node.name) }
     }
 }

@@ -15,7 +15,7 @@ final class ServedTree: Sendable {
     /// The owner of nodes that do not declare one.
     let uid: UInt32
     let gid: UInt32
-    /// Entry and attribute cache timeout for declared (never changing) nodes.
+    /// Entry and attribute cache timeout for declared nodes (also inside dynamic entries).
     let staticTimeout: Double
     /// When serving started: the times of declared nodes.
     let startTime: Int64
@@ -27,10 +27,11 @@ final class ServedTree: Sendable {
     /// Boxed: a closure stored directly as a `Mutex`'s value is re-abstracted on each
     /// `withLock`, which writes it back wrapped in two more thunks, so every call grew the
     /// chain (quadratic in removals, then a stack overflow). A struct field is not.
-    private struct RemovalHandler: Sendable {
-        let call: @Sendable (_ parent: UInt64, _ name: String) -> Void
+    private struct RemovalHandlers: Sendable {
+        var entry: (@Sendable (_ parent: UInt64, _ name: String) -> Void)?
+        var cachedNodes: (@Sendable (_ inos: [UInt64]) -> Void)?
     }
-    private let removalHandler = Mutex<RemovalHandler?>(nil)
+    private let removalHandlers = Mutex(RemovalHandlers())
     /// Where node ids are recorded for a server that takes over the connection; set once.
     private let journal = AtomicLazyReference<NodeJournal>()
 
@@ -45,7 +46,13 @@ final class ServedTree: Sendable {
 
     /// Called (from the thread that removed it) after a dynamic entry disappears. Must not block.
     func onEntryRemoved(_ handler: @escaping @Sendable (_ parent: UInt64, _ name: String) -> Void) {
-        removalHandler.withLock { $0 = RemovalHandler(call: handler) }
+        removalHandlers.withLock { $0.entry = handler }
+    }
+
+    /// Called (from the thread that removed them, before the removal returns) with the gone
+    /// nodes whose attributes the kernel may cache (``Vnode/livesWithParent``). Must not block.
+    func onCachedNodesGone(_ handler: @escaping @Sendable (_ inos: [UInt64]) -> Void) {
+        removalHandlers.withLock { $0.cachedNodes = handler }
     }
 
     /// Records node ids in `journal` from now on, and answers for the ids it recovered.
@@ -88,7 +95,7 @@ final class ServedTree: Sendable {
         let recovered = journal.load()?.recoveredIno(of: NodeJournal.Name(parent: parent.ino, name: node.name))
         let vnode = Vnode(
             ino: recovered ?? nextIno.wrappingAdd(1, ordering: .relaxed).oldValue, parentIno: parent.ino, node: node,
-            token: token, created: token == nil ? startTime : Int64(time(nil)))
+            token: token, created: token == nil ? startTime : Int64(time(nil)), livesWithParent: token === parent.token)
         inodes.insert(vnode)
         return vnode
     }
@@ -189,30 +196,40 @@ final class ServedTree: Sendable {
             children.byName.shrinkIfSparse()
             children.inoBySerial.shrinkIfSparse()
         }
-        var doomed: [UInt64] = []
+        bury(Self.subtree(of: vnode))
+        // Inside an entry that died too, the kernel forgets the whole directory anyway.
+        if directory.isLive { notifyRemoved(directory.ino, name) }
+    }
+
+    /// `vnode` and every vnode made under it so far.
+    static func subtree(of vnode: Vnode) -> [Vnode] {
+        var found: [Vnode] = []
         var stack = [vnode]
         while let next = stack.popLast() {
-            doomed.append(next.ino)
+            found.append(next)
             if let declared = next.declaredChildren.load() {
                 stack.append(contentsOf: declared.list.filter { $0.slot == nil })
                 stack.append(contentsOf: declared.conditional.values.compactMap { $0.current.withLock { $0 } })
             }
             stack.append(contentsOf: next.dynamicChildren.withLock { Array($0.byName.values) })
         }
-        forget(doomed)
-        // Inside an entry that died too, the kernel forgets the whole directory anyway.
-        if directory.isLive { notifyRemoved(directory.ino, name) }
+        return found
     }
 
-    /// Forgets vnodes that are gone (their inode numbers then answer the profile's errno).
-    func forget(_ inos: [UInt64]) {
+    /// Forgets vnodes that are gone (their inode numbers then answer the profile's errno),
+    /// and tells the driver which of them the kernel may hold cached attributes of, so that
+    /// `fstat` of a handle under a removed entry asks again (and gets the errno) too.
+    func bury(_ vnodes: [Vnode]) {
+        let inos = vnodes.map(\.ino)
         inodes.remove(inos)
         journal.load()?.recordDeaths(inos)
+        let cached = vnodes.filter(\.livesWithParent).map(\.ino)
+        if !cached.isEmpty, let handler = removalHandlers.withLock({ $0.cachedNodes }) { handler(cached) }
     }
 
     /// Tells the driver that `name` left directory `parent` (the kernel drops its dentry).
     func notifyRemoved(_ parent: UInt64, _ name: String) {
-        removalHandler.withLock { $0 }?.call(parent, name)
+        removalHandlers.withLock { $0.entry }?(parent, name)
     }
 
     // MARK: - Attributes
@@ -245,6 +262,6 @@ final class ServedTree: Sendable {
             gid: owner?.gid ?? gid,
             size: size,
             seconds: vnode.created,
-            timeout: vnode.token == nil ? staticTimeout : 0)
+            timeout: vnode.livesWithParent ? staticTimeout : 0)
     }
 }

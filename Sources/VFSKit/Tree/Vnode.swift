@@ -8,6 +8,11 @@ final class Vnode: Sendable {
     let node: Node
     /// Liveness of the dynamic entry this node is under; nil for declared nodes.
     let token: EntryToken?
+    /// Whether this node exists exactly as long as its parent directory: a declared node,
+    /// also inside a dynamic entry. Not a dynamic entry itself, nor a conditional node, whose
+    /// existence changes on its own. The kernel may cache such a node's entry as long as a
+    /// declared node's; it forgets it with its parent's entry when that goes.
+    let livesWithParent: Bool
     /// Seconds since the epoch when this vnode was made (the node's times).
     let created: Int64
     /// Only for directories: the declared children, built on first use, then read
@@ -21,11 +26,15 @@ final class Vnode: Sendable {
     /// Only for nodes that accept `chmod`/`chown`: what was changed, for the vnode's life.
     let changedAttributes: ChangedAttributesBox?
 
-    init(ino: UInt64, parentIno: UInt64, node: Node, token: EntryToken?, created: Int64, slot: ConditionalSlot? = nil) {
+    init(
+        ino: UInt64, parentIno: UInt64, node: Node, token: EntryToken?, created: Int64, livesWithParent: Bool = true,
+        slot: ConditionalSlot? = nil
+    ) {
         self.ino = ino
         self.parentIno = parentIno
         self.node = node
         self.token = token
+        self.livesWithParent = livesWithParent
         self.created = created
         self.slot = slot
         changedAttributes = node.changeableAttributes.isEmpty ? nil : ChangedAttributesBox()

@@ -174,6 +174,17 @@ final class FUSEConnection: Sendable {
         }
     }
 
+    /// Makes the kernel drop the cached attributes of gone nodes, at once: their next `stat`
+    /// asks (and gets the removed-entry errno). Attributes only (no page-cache range), which
+    /// takes no inode lock, so it is safe from any thread; an id the kernel does not hold is
+    /// skipped by the kernel (`ENOENT`).
+    func invalidateAttributes(of inos: [UInt64]) {
+        notificationTarget.withLock { session in
+            guard let session else { return }
+            for ino in inos { _ = fuse_lowlevel_notify_inval_inode(session.raw, ino, -1, 0) }
+        }
+    }
+
     /// Once the session loop has ended: answers every parked request with `error`, stops
     /// its handler, and stops all further writes to the session.
     func close(answering error: Errno = .ioError) {

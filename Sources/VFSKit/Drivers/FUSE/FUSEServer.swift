@@ -60,6 +60,9 @@ public final class FUSEServer: Sendable {
         dispatcher.onEntryRemoved { [weak connection] parent, name in
             connection?.invalidateEntry(parent: parent, name: name)
         }
+        dispatcher.onCachedNodesGone { [weak connection] inos in
+            connection?.invalidateAttributes(of: inos)
+        }
     }
 
     deinit {
