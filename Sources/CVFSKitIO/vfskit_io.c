@@ -203,3 +203,11 @@ int vfskit_notify_poll(int fd, uint64_t kh) {
     } message = { { sizeof message, FUSE_NOTIFY_POLL, 0 }, { kh } };
     return write(fd, &message, sizeof message) == (ssize_t)sizeof message ? 0 : -errno;
 }
+
+int vfskit_notify_inval_attributes(int fd, uint64_t ino) {
+    struct {
+        struct fuse_out_header header;
+        struct fuse_notify_inval_inode_out body;
+    } message = { { sizeof message, FUSE_NOTIFY_INVAL_INODE, 0 }, { ino, -1, 0 } };
+    return write(fd, &message, sizeof message) == (ssize_t)sizeof message ? 0 : -errno;
+}

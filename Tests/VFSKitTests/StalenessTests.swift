@@ -47,8 +47,9 @@ struct StalenessTests {
     }
 
     /// The kernel may cache every node that exists as long as its directory, also the declared
-    /// files inside a dynamic entry (one lookup fewer per open of `/vm/<uuid>/wait`); only a
-    /// node whose existence changes on its own — a dynamic entry — is never cached.
+    /// files inside a dynamic entry (one lookup fewer per open of `/vm/<uuid>/wait`); only the
+    /// name of a node whose existence changes on its own — a dynamic entry — is never cached.
+    /// Attributes are cached for every node (the driver drops them when the node goes).
     @Test func onlyDynamicEntriesAreUncached() throws {
         let child = FakeChild()
         children.insert(child, for: key)
@@ -60,6 +61,25 @@ struct StalenessTests {
         #expect(try driver.stat(path + "/nested").timeout == 3600)
         #expect(try driver.stat(path + "/nested/7").timeout == 0)
         #expect(try driver.stat(path + "/nested/7/name").timeout == 3600)
+        for node in ["/vm", path, path + "/status", path + "/nested/7", path + "/nested/7/name"] {
+            #expect(try driver.stat(node).attributeTimeout == 3600, "\(node)")
+        }
+    }
+
+    /// Every node that goes is reported once, the entry and what was made under it, before
+    /// the removal returns (so a driver can drop the attributes the kernel cached).
+    @Test func goneNodesAreReportedBeforeTheRemovalReturns() throws {
+        let gone = Box<[UInt64]>([])
+        driver.dispatcher.onNodesGone { inos in gone.update { $0 += inos } }
+        let child = FakeChild()
+        child.grandchildren.insert("g", for: 7)
+        children.insert(child, for: key)
+        let inos = try [path, path + "/status", path + "/nested/7", path + "/nested/7/name"].map { try driver.stat($0).ino }
+        let vm = try driver.stat("/vm").ino
+        children.remove(key)
+        #expect(Set(gone.value).isSuperset(of: inos))
+        #expect(gone.value.count == Set(gone.value).count, "each once")
+        #expect(!gone.value.contains(vm))
     }
 
     /// Each registered poll watches the entry's removal; closing the file stops watching,

@@ -42,4 +42,9 @@ int vfskit_io_clone(int fd);
 /// Wakes the kernel pollers registered under `kh` (FUSE_NOTIFY_POLL). Returns 0 or -errno.
 int vfskit_notify_poll(int fd, uint64_t kh);
 
+/// Makes the kernel drop its cached attributes of node `ino` (FUSE_NOTIFY_INVAL_INODE with
+/// no page range), written directly to `fd` like `vfskit_notify_poll`. 0, or -errno
+/// (-ENOENT when the kernel does not hold the node).
+int vfskit_notify_inval_attributes(int fd, uint64_t ino);
+
 #endif

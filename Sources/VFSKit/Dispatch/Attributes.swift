@@ -9,9 +9,14 @@ public struct Attributes: Sendable, Equatable {
     public var size: Int64
     /// Seconds since the epoch, for atime, mtime and ctime.
     public var seconds: Int64
-    /// Entry and attribute cache timeout in seconds: 0 for a node whose existence changes on
-    /// its own (a dynamic entry, a conditional node), whose removal the kernel must see at once.
+    /// Entry cache timeout in seconds: how long the kernel may take the name to mean this
+    /// node without asking. 0 for a node whose existence changes on its own (a dynamic entry,
+    /// a conditional node), whose removal the kernel must see at once.
     public var timeout: Double
+    /// Attribute cache timeout in seconds. A node's attributes change only through
+    /// `chmod`/`chown` (whose answer updates the kernel's copy) or when it goes (then the
+    /// driver makes the kernel drop them), so every node's may be cached.
+    public var attributeTimeout: Double
 
     public var isDirectory: Bool { mode & 0o170000 == 0o040000 }
     /// A symbolic link (`S_IFLNK`).

@@ -49,12 +49,12 @@ public final class Dispatcher: Sendable {
         tree.onEntryRemoved(handler)
     }
 
-    /// Called with the inode numbers of removed nodes whose attributes the kernel may have
-    /// cached (the declared nodes inside a removed entry; see ``Attributes/timeout``), from
-    /// the thread that removed them before the removal returns, so a driver can make the
-    /// kernel ask again (and get the removed-entry errno). Must not block.
-    public func onCachedNodesGone(_ handler: @escaping @Sendable (_ inos: [UInt64]) -> Void) {
-        tree.onCachedNodesGone(handler)
+    /// Called with the inode numbers of removed nodes (whose attributes the kernel may have
+    /// cached: see ``Attributes/attributeTimeout``), from the thread that removed them before
+    /// the removal returns, so a driver can make the kernel ask again (and get the
+    /// removed-entry errno). Must not block.
+    public func onNodesGone(_ handler: @escaping @Sendable (_ inos: [UInt64]) -> Void) {
+        tree.onNodesGone(handler)
     }
 
     func allocateFileID() -> UInt64 {

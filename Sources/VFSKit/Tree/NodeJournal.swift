@@ -38,6 +38,9 @@ final class NodeJournal: Sendable {
     let highestRecoveredIno: UInt64
     /// The poll handles recorded before the restart, to wake once.
     let recoveredPolls: [UInt64]
+    /// The ids recorded before the restart: the kernel may hold cached attributes of any of
+    /// them, also of a node that went while no server ran.
+    let recoveredInos: [UInt64]
 
     /// Opens the journal at `path`. With `restore`, replays what an earlier server recorded
     /// (a record cut short at the end is ignored); otherwise starts empty.
@@ -64,6 +67,7 @@ final class NodeJournal: Sendable {
         guard fd >= 0 else { throw Errno(rawValue: errno) }
         highestRecoveredIno = state.byIno.keys.max() ?? 0
         recoveredPolls = polls
+        recoveredInos = Array(state.byIno.keys)
         recovered = Mutex(state)
     }
 

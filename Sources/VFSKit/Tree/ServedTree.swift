@@ -29,7 +29,7 @@ final class ServedTree: Sendable {
     /// chain (quadratic in removals, then a stack overflow). A struct field is not.
     private struct RemovalHandlers: Sendable {
         var entry: (@Sendable (_ parent: UInt64, _ name: String) -> Void)?
-        var cachedNodes: (@Sendable (_ inos: [UInt64]) -> Void)?
+        var nodesGone: (@Sendable (_ inos: [UInt64]) -> Void)?
     }
     private let removalHandlers = Mutex(RemovalHandlers())
     /// Where node ids are recorded for a server that takes over the connection; set once.
@@ -50,9 +50,9 @@ final class ServedTree: Sendable {
     }
 
     /// Called (from the thread that removed them, before the removal returns) with the gone
-    /// nodes whose attributes the kernel may cache (``Vnode/livesWithParent``). Must not block.
-    func onCachedNodesGone(_ handler: @escaping @Sendable (_ inos: [UInt64]) -> Void) {
-        removalHandlers.withLock { $0.cachedNodes = handler }
+    /// nodes, whose attributes the kernel may cache. Must not block.
+    func onNodesGone(_ handler: @escaping @Sendable (_ inos: [UInt64]) -> Void) {
+        removalHandlers.withLock { $0.nodesGone = handler }
     }
 
     /// Records node ids in `journal` from now on, and answers for the ids it recovered.
@@ -217,14 +217,13 @@ final class ServedTree: Sendable {
     }
 
     /// Forgets vnodes that are gone (their inode numbers then answer the profile's errno),
-    /// and tells the driver which of them the kernel may hold cached attributes of, so that
-    /// `fstat` of a handle under a removed entry asks again (and gets the errno) too.
+    /// and tells the driver, whose kernel may hold their attributes: `fstat` of a handle
+    /// under a removed entry then asks again (and gets the errno) too.
     func bury(_ vnodes: [Vnode]) {
         let inos = vnodes.map(\.ino)
         inodes.remove(inos)
         journal.load()?.recordDeaths(inos)
-        let cached = vnodes.filter(\.livesWithParent).map(\.ino)
-        if !cached.isEmpty, let handler = removalHandlers.withLock({ $0.cachedNodes }) { handler(cached) }
+        if !inos.isEmpty, let handler = removalHandlers.withLock({ $0.nodesGone }) { handler(inos) }
     }
 
     /// Tells the driver that `name` left directory `parent` (the kernel drops its dentry).
@@ -262,6 +261,7 @@ final class ServedTree: Sendable {
             gid: owner?.gid ?? gid,
             size: size,
             seconds: vnode.created,
-            timeout: vnode.livesWithParent ? staticTimeout : 0)
+            timeout: vnode.livesWithParent ? staticTimeout : 0,
+            attributeTimeout: staticTimeout)
     }
 }

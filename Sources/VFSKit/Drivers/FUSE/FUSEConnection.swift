@@ -95,14 +95,18 @@ final class FUSEConnection: Sendable {
     }
 
     /// The connection is set up: after a restart, wakes every poller the dead server had
-    /// registered (they poll again; `poll(2)` allows spurious wake-ups).
+    /// registered (they poll again; `poll(2)` allows spurious wake-ups), and makes the kernel
+    /// ask again for the attributes of every node the dead server had named (one that went
+    /// meanwhile then answers the removed-entry errno to `fstat` too).
     func initialized() {
-        guard let journal = pollRecords.withLock({ $0.journal }), !journal.recoveredPolls.isEmpty,
+        guard let journal = pollRecords.withLock({ $0.journal }),
+            !journal.recoveredPolls.isEmpty || !journal.recoveredInos.isEmpty,
             let session = notificationTarget.withLock({ $0 })
         else { return }
         let descriptor = fuse_session_fd(session.raw)
         invalidations.async {
             for kh in journal.recoveredPolls { _ = vfskit_notify_poll(descriptor, kh) }
+            for ino in journal.recoveredInos { _ = vfskit_notify_inval_attributes(descriptor, ino) }
         }
     }
 
@@ -181,7 +185,8 @@ final class FUSEConnection: Sendable {
     func invalidateAttributes(of inos: [UInt64]) {
         notificationTarget.withLock { session in
             guard let session else { return }
-            for ino in inos { _ = fuse_lowlevel_notify_inval_inode(session.raw, ino, -1, 0) }
+            let descriptor = fuse_session_fd(session.raw)
+            for ino in inos { _ = vfskit_notify_inval_attributes(descriptor, ino) }
         }
     }
 

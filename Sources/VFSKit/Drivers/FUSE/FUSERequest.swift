@@ -57,14 +57,14 @@ struct FUSERequest: ~Copyable {
         entry.ino = attributes.ino
         entry.generation = 0  // inode numbers are never reused
         entry.attr = attributes.stat
-        entry.attr_timeout = attributes.timeout
+        entry.attr_timeout = attributes.attributeTimeout
         entry.entry_timeout = attributes.timeout
         _ = fuse_reply_entry(take(), &entry)
     }
 
     consuming func attributes(_ attributes: Attributes) {
         var st = attributes.stat
-        _ = fuse_reply_attr(take(), &st, attributes.timeout)
+        _ = fuse_reply_attr(take(), &st, attributes.attributeTimeout)
     }
 
     /// Answers with the first `count` bytes at `buffer`.

@@ -60,7 +60,7 @@ public final class FUSEServer: Sendable {
         dispatcher.onEntryRemoved { [weak connection] parent, name in
             connection?.invalidateEntry(parent: parent, name: name)
         }
-        dispatcher.onCachedNodesGone { [weak connection] inos in
+        dispatcher.onNodesGone { [weak connection] inos in
             connection?.invalidateAttributes(of: inos)
         }
     }
