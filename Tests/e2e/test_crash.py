@@ -11,6 +11,7 @@ import errno
 import os
 import random
 import select
+import signal
 import shutil
 import statistics
 import threading
@@ -312,3 +313,35 @@ class HeldRequestsFailTests(DaemonTestCase):
         write_file(d.s("instances", child, "exit"), b"5\n")
         self.assertEqual(again.result(), 2)
         self.assertEqual(read_value(d.u("vm", child, "wait")), "5")
+
+
+class RestartDropsCachedAttributesTests(DaemonTestCase):
+    """The kernel caches every node's attributes. A child cleaned up while no server ran
+    (its retention ran out before the supervisor could start one) still answers `fstat` of
+    a handle under it with ESTALE once a server is back: the new server makes the kernel
+    drop the attributes of every node the dead one had named."""
+
+    def test_fstat_under_a_child_cleaned_up_while_no_server_ran(self):
+        d = self.start_daemon(retention=1)
+        self.assertEqual(write_file(d.u("fork")), 2)
+        child = read_value(d.u("fork"))
+        fd = os.open(d.u("vm", child, "status"), os.O_RDONLY)
+        try:
+            os.fstat(fd)  # its attributes are cached in the kernel now
+            write_file(d.s("instances", child, "exit"), b"0\n")
+            server = d.server_pid()
+            os.kill(d.pid, signal.SIGSTOP)  # no new server until the supervisor continues
+            try:
+                os.kill(server, signal.SIGKILL)
+                time.sleep(2.5)  # past the retention: the next server cleans the child up
+            finally:
+                os.kill(d.pid, signal.SIGCONT)
+            deadline = time.monotonic() + STEP
+            while os.path.exists(d.u("vm", child)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertFalse(os.path.exists(d.u("vm", child)), "the child was not cleaned up")
+            with self.assertRaises(OSError) as raised:
+                os.fstat(fd)
+            self.assertEqual(raised.exception.errno, errno.ESTALE, raised.exception)
+        finally:
+            os.close(fd)
