@@ -44,9 +44,7 @@ struct InstancePlatform: Sendable {
             let sim = SimPlatform(engineConfiguration: configuration, renewer: renewer, journal: journal)
             self.sim = sim
             engine = sim.root.engine
-            shutdown = {
-                for instance in sim.instances.values { await instance.engine.shutdown() }
-            }
+            shutdown = { await sim.shutdown() }
         case .wire:
             let path = settings.wirePath ?? ServeOptions.defaultWirePath
             var wireLogger = logger

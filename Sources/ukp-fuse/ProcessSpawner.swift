@@ -6,9 +6,10 @@ import Glibc
 #endif
 
 /// Starts the server process: `descriptors` become its fds 3, 4, …; it closes every other
-/// descriptor beyond stderr, and starts with default signal dispositions and no signal blocked.
+/// descriptor beyond stderr, and starts with default signal dispositions, no signal blocked,
+/// and `environment` (`KEY=value` entries).
 enum ProcessSpawner {
-    static func spawn(_ command: [String], descriptors: [Int32]) -> Result<pid_t, Errno> {
+    static func spawn(_ command: [String], descriptors: [Int32], environment: [String]) -> Result<pid_t, Errno> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -31,8 +32,10 @@ enum ProcessSpawner {
 
         let argv = command.map { strdup($0) } + [nil]
         defer { for string in argv { free(string) } }
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { for string in envp { free(string) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, argv[0]!, &actions, &attributes, argv, environ)
+        let result = posix_spawn(&pid, argv[0]!, &actions, &attributes, argv, envp)
         return result == 0 ? .success(pid) : .failure(Errno(rawValue: result))
     }
 }

@@ -22,6 +22,7 @@ struct ServeConnection: AsyncParsableCommand {
     @OptionGroup var options: ServeOptions
 
     func run() async throws {
+        ServerEnvironment.restoreInherited()
         let logger = Logging.start(options.logLevel, label: restarts == 0 ? "ukp-fuse" : "ukp-fuse[\(restarts)]")
         do {
             try await Server(settings: options, restarts: restarts, logger: logger, lifeline: lifeline).run()

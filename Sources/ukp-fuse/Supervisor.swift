@@ -118,7 +118,8 @@ final class Supervisor: @unchecked Sendable {
         var command = [executable, "serve-connection", "--restarts", String(restarts)]
         if lifeline.read >= 0 { command += ["--lifeline", String(3 + mounts.count)] }
         command += arguments
-        switch ProcessSpawner.spawn(command, descriptors: descriptors) {
+        let environment = ServerEnvironment.forServer(ServerEnvironment.current)
+        switch ProcessSpawner.spawn(command, descriptors: descriptors, environment: environment) {
         case .success(let pid):
             server = pid
             clock_gettime(CLOCK_MONOTONIC, &startedAt)

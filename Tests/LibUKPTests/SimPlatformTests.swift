@@ -126,6 +126,44 @@ import Testing
         await #expect(throws: Errno.ioError) { try await instance.engine.fork(thread: 1) }
     }
 
+    /// A child's engine is made on first use: most children never fork and never show their
+    /// own tree, and the engine is most of what a child would cost.
+    @Test func aChildsEngineIsMadeOnFirstUse() async throws {
+        let sim = SimPlatform()
+        let child = try #require(sim.instances[try await sim.root.engine.fork(thread: 1)])
+        #expect(child.engineIfMade == nil, "forking made the child, not its engine")
+        let engine = child.engine
+        #expect(child.engineIfMade === engine && child.engine === engine, "made once")
+        #expect(engine.forkResult(thread: 1) == .zero, "a child's own view")
+        let grandchild = try await engine.fork(thread: 1)
+        #expect(engine.children.keys == [grandchild])
+    }
+
+    /// The engine of an instance that stopped before anyone used it is made shut down, as
+    /// the exit would have left it.
+    @Test func anEngineMadeAfterItsInstanceStoppedIsShutDown() async throws {
+        let sim = SimPlatform()
+        let id = try await sim.root.engine.fork(thread: 1)
+        let instance = try #require(sim.instances[id])
+        try await sim.exit(id, code: 0)
+        #expect(instance.engineIfMade == nil, "the exit made no engine")
+        await #expect(throws: Errno.ioError) { try await instance.engine.fork(thread: 1) }
+        #expect(await instance.engine.isShutDown)
+    }
+
+    /// Shutting the simulator down reaches the engines made, and those made afterwards.
+    @Test func shutdownReachesEveryEngineMadeBeforeOrAfter() async throws {
+        let sim = SimPlatform()
+        let made = try #require(sim.instances[try await sim.root.engine.fork(thread: 1)])
+        let later = try #require(sim.instances[try await sim.root.engine.fork(thread: 1)])
+        _ = made.engine
+        await sim.shutdown()
+        await #expect(throws: Errno.ioError) { try await sim.root.engine.fork(thread: 1) }
+        await #expect(throws: Errno.ioError) { try await made.engine.fork(thread: 1) }
+        #expect(later.engineIfMade == nil)
+        await #expect(throws: Errno.ioError) { try await later.engine.fork(thread: 1) }
+    }
+
     @Test func stoppedInstancesLeaveTheRegistryAfterRetention() async throws {
         let scheduler = ManualScheduler()
         let sim = SimPlatform(engineConfiguration: .init(stoppedRetention: .seconds(60)), scheduler: scheduler)

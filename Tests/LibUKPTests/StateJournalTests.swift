@@ -175,6 +175,25 @@ import VFSKit
         #expect(again.instances[one]?.engine.forkResult(thread: 1) == .zero, "a child's own view")
     }
 
+    /// A restarted simulator makes at once the engines that were made (their records come
+    /// back: generation, children, results); the others are made on first use, as before.
+    @Test func aRestartedSimulatorMakesTheEnginesThatWereMade() async throws {
+        let directory = Directory()
+        let first = try Self.sim(directory)
+        let used = try await first.root.engine.fork(thread: 1)
+        let unused = try await first.root.engine.fork(thread: 1)
+        let engine = try #require(first.instances[used]).engine
+        let grandchild = try await engine.fork(thread: 3)
+        #expect(first.instances[unused]?.engineIfMade == nil)
+
+        let again = try Self.sim(directory)
+        let restored = try #require(again.instances[used]?.engineIfMade)
+        #expect(restored.generation == engine.generation)
+        #expect(restored.children.keys == [grandchild] && restored.forkResult(thread: 3) == grandchild)
+        #expect(again.instances[unused]?.engineIfMade == nil)
+        #expect(again.instances[unused]?.engine.forkResult(thread: 1) == .zero, "a child's own view")
+    }
+
     @Test func aResentForkIsAnsweredOnceNeverForkedTwice() async throws {
         let directory = Directory()
         let first = try Self.sim(directory)

@@ -56,6 +56,19 @@ import VFSKit
         #expect(sim.app.list("/vm/\(ids[0].name)") == .success(["snapshot", "creation_time", "status", "wait"]))
     }
 
+    /// An exit through the control tree declares the instance's directory, not its
+    /// `libukp/`: the instance's engine is not made for it (see `SimInstance.engine`).
+    @Test func anExitThroughTheControlTreeMakesNoEngine() async throws {
+        let sim = try Sim()
+        let child = try await sim.fork()
+        try await sim.exit(child, code: 3)
+        let instance = try #require(sim.sim.instances[child])
+        #expect(instance.exitCode == 3)
+        #expect(instance.engineIfMade == nil)
+        #expect(sim.control.list("/instances/\(child.name)/libukp") == .success(["fork", "generation", "vm"]))
+        #expect(instance.engineIfMade != nil, "made when its tree is looked into")
+    }
+
     @Test func tenThousandLiveChildrenAreListedAndLookedUp() async throws {
         let sim = try Sim()
         let fork = try sim.app.driver.open("/fork", flags: OpenFlags.readWrite, as: .thread(1))

@@ -79,6 +79,22 @@ public actor ForkEngine: PlatformEvents {
         renewer: InstanceRenewer = .disabled,
         journal: EngineJournal? = nil
     ) {
+        self.init(
+            platform: platform, configuration: configuration, createdByFork: createdByFork, scheduler: scheduler,
+            renewer: renewer, journal: journal, shutDown: false)
+    }
+
+    /// The same; `shutDown`: already shut down (see `shutdown()`), for the engine of an
+    /// instance that stopped before its engine was made.
+    init(
+        platform: any Platform,
+        configuration: Configuration,
+        createdByFork: Bool,
+        scheduler: any Scheduler,
+        renewer: InstanceRenewer,
+        journal: EngineJournal?,
+        shutDown: Bool
+    ) {
         self.platform = platform
         self.renewer = renewer
         self.configuration = configuration
@@ -97,6 +113,7 @@ public actor ForkEngine: PlatformEvents {
             settling = (inFlight.key, 0)
             early.withLock { $0.forkStarted() }
         }
+        if shutDown { _ = queue.shutdown() }
         if let record {
             restore(record)
         } else {

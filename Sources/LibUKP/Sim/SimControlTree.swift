@@ -24,7 +24,8 @@ extension SimPlatform {
                             context, code in
                             try await self.exit(instance.key, code: code, request: context.requestID)
                         }
-                    Directory("libukp", "That instance's own ukp tree, exactly as its app sees it at /uk/libukp") {
+                    // Deferred: declaring it makes the instance's engine (see `SimInstance.engine`).
+                    Directory.deferred("libukp", "That instance's own ukp tree, exactly as its app sees it at /uk/libukp") {
                         UKPTree.declaration(of: (try? instance.value)?.engine).nodes
                     }
                 }

@@ -13,8 +13,6 @@ public final class SimInstance: Sendable {
     public let id: UUID
     /// The instance it was forked from; nil for the root instance.
     public let parent: SimInstance?
-    /// This instance's own engine: what its `/uk/libukp` serves.
-    public let engine: ForkEngine
     /// Fires on every change of `status` or `exitCode`.
     public let statusChanged = ChangeSignal()
 
@@ -24,32 +22,49 @@ public final class SimInstance: Sendable {
     }
 
     private let state: Mutex<State>
+    /// The engine, once made (see `engine`).
+    private let madeEngine = AtomicLazyReference<ForkEngine>()
+    /// What its engine is made with.
+    private let maker: SimEngineMaker
 
     /// - Parameters:
     ///   - createdByFork: whether a fork created it (a restored instance whose parent is gone has none).
-    ///   - journal: where its engine records (and restores) what it must not forget.
+    ///   - sim: the simulator; its journal is where the instance's engine records (and restores)
+    ///     what it must not forget.
     init(
         id: UUID,
         parent: SimInstance?,
         createdByFork: Bool,
         status: InstanceState,
         exitCode: Int32? = nil,
-        sim: SimPlatform,
-        configuration: ForkEngine.Configuration,
-        scheduler: any Scheduler,
-        journal: StateJournal?
+        sim: SimPlatform
     ) {
         self.id = id
         self.parent = parent
         self.state = Mutex(State(status: status, exitCode: exitCode))
-        self.engine = ForkEngine(
-            platform: SimInstancePlatform(sim: sim, instance: id),
-            configuration: configuration,
-            createdByFork: createdByFork,
-            scheduler: scheduler,
-            renewer: sim.renewer,
-            journal: journal.map { EngineJournal($0, instance: id) }
-        )
+        maker = SimEngineMaker(sim: sim, createdByFork: createdByFork)
+        // An engine the journal knows of takes up its record now, before anything is served.
+        if sim.journal?.record(of: id) != nil { _ = engine }
+    }
+
+    /// This instance's own engine: what its `/uk/libukp` serves, and what forks from it.
+    ///
+    /// Made on first use: most children never fork and never show their own tree, and an
+    /// engine (with its journal record) would be most of what each of 100,000 children
+    /// costs. Its generation is drawn then, before anyone can read it. An engine made
+    /// once the instance stopped, or the simulator shut down, is shut down from the start.
+    public var engine: ForkEngine {
+        if let engine = madeEngine.load() { return engine }
+        // Under the state's lock: a stop (or a shutdown) either sees the engine or is seen by it.
+        return state.withLock { state in
+            if let engine = madeEngine.load() { return engine }
+            return madeEngine.storeIfNil(maker.make(id, stopped: state.status == .stopped))
+        }
+    }
+
+    /// The engine if it was made: what a stop or a shutdown must reach.
+    var engineIfMade: ForkEngine? {
+        state.withLock { _ in madeEngine.load() }
     }
 
     /// The current state.
@@ -68,6 +83,28 @@ public final class SimInstance: Sendable {
         }
         if moved { statusChanged.signal() }
         return moved
+    }
+}
+
+/// What a simulated instance's engine is made with: the simulator's configuration,
+/// scheduler, renewer and journal (held weakly: the simulator holds its instances).
+struct SimEngineMaker: Sendable {
+    weak var sim: SimPlatform?
+    let createdByFork: Bool
+
+    /// The engine of instance `id`; shut down from the start when it `stopped` or the
+    /// simulator is gone or shut down.
+    func make(_ id: UUID, stopped: Bool) -> ForkEngine {
+        let platform = SimInstancePlatform(sim: sim, instance: id)
+        guard let sim else {
+            return ForkEngine(
+                platform: platform, configuration: .init(), createdByFork: createdByFork, scheduler: TaskScheduler(),
+                renewer: .disabled, journal: nil, shutDown: true)
+        }
+        return ForkEngine(
+            platform: platform, configuration: sim.engineConfiguration, createdByFork: createdByFork,
+            scheduler: sim.scheduler, renewer: sim.renewer, journal: sim.journal.map { EngineJournal($0, instance: id) },
+            shutDown: stopped || sim.isShutDown)
     }
 }
 

@@ -29,10 +29,12 @@ public final class SimPlatform: Sendable {
     /// Runs the child hooks of each new child (one kernel for all: nothing is reseeded or stepped).
     public let renewer: InstanceRenewer
 
-    private let scheduler: any Scheduler
+    let scheduler: any Scheduler
     private let settings: Mutex<Settings>
     /// Where the simulator and every instance's engine record what they must not forget.
-    private let journal: StateJournal?
+    let journal: StateJournal?
+    /// Set by `shutdown()`: engines made from then on are shut down from the start.
+    private let shutDown = Atomic(false)
 
     /// - Parameter journal: with one, the simulator restores the instances it records (and
     ///   their engines), and records every change from then on, so that a restarted daemon
@@ -72,8 +74,7 @@ public final class SimPlatform: Sendable {
         _ id: UUID, parent: SimInstance?, createdByFork: Bool? = nil, status: InstanceState, exitCode: Int32? = nil
     ) -> SimInstance {
         let instance = SimInstance(
-            id: id, parent: parent, createdByFork: createdByFork ?? (parent != nil), status: status,
-            exitCode: exitCode, sim: self, configuration: engineConfiguration, scheduler: scheduler, journal: journal)
+            id: id, parent: parent, createdByFork: createdByFork ?? (parent != nil), status: status, exitCode: exitCode, sim: self)
         journal?.record(.instance(id: id, parent: parent?.id, status: status, exitCode: exitCode))
         return instance
     }
@@ -182,9 +183,19 @@ public final class SimPlatform: Sendable {
         guard move(instance, to: .stopped, exitCode: code, from: Self.notStopped, recording: applied) else {
             throw .invalidArgument
         }
-        await instance.engine.shutdown()
+        await instance.engineIfMade?.shutdown()
         guard id != rootID else { return }
         scheduleRemoval(of: instance)
+    }
+
+    /// True after `shutdown()`.
+    var isShutDown: Bool { shutDown.load(ordering: .acquiring) }
+
+    /// Answers every caller blocked in an instance's `fork` or a child's wait with `EIO`;
+    /// later forks and waits, in any instance, fail at once (the daemon is going away).
+    public func shutdown() async {
+        shutDown.store(true, ordering: .releasing)
+        for instance in instances.values { await instance.engineIfMade?.shutdown() }
     }
 
     /// A stopped instance goes after the retention period.

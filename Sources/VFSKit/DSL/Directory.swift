@@ -19,6 +19,23 @@ public struct Directory: NodeConvertible {
             permissions: permissions, owner: owner)
     }
 
+    /// A directory whose content is declared on first use (a lookup or a listing in it, or
+    /// the spec table), once: for content that costs something to declare, such as the tree
+    /// of an object made on demand. Parameters as for `init`.
+    public static func deferred(
+        _ name: String, permissions: UInt16? = nil, owner: Owner? = nil, _ summary: String,
+        @NodeBuilder content: @escaping @Sendable () -> [Node]
+    ) -> Directory {
+        Directory(
+            node: Node(
+                name: name, kind: .directory(DirectoryContent(deferred: content)), summary: summary,
+                permissions: permissions, owner: owner))
+    }
+
+    private init(node: Node) {
+        self.node = node
+    }
+
     public var nodes: [Node] { [node] }
 }
 
