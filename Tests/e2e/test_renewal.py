@@ -51,6 +51,21 @@ class SimHookTests(DaemonTestCase):
         self.assertIn("a30-slow failed: timed out after 0.3 s: killed", log)
         self.assertNotEqual(generation, read_value(daemon.u("generation")))
 
+    def test_hooks_get_the_daemons_own_environment(self):
+        """The server starts with glibc's per-thread malloc caches off (GLIBC_TUNABLES, read by
+        glibc only at exec), and puts the variable back as the daemon had it for its hooks."""
+        out = os.path.join(self.dir, "environment.out")
+        hooks = self.hooks(a10_env=f'echo "${{GLIBC_TUNABLES-unset}} ${{UKP_FUSE_INHERITED_GLIBC_TUNABLES-unset}}" >> {out}')
+        self.assertNotIn("GLIBC_TUNABLES", os.environ)
+        daemon = self.start_daemon("--child-hooks", hooks)
+        with open("/proc/%d/environ" % daemon.server_pid(), "rb") as f:
+            self.assertIn(b"GLIBC_TUNABLES=glibc.malloc.tcache_count=0", f.read().split(b"\0"))
+        child = self.fork(daemon)
+        eventually(lambda: read_value(daemon.u("vm", child, "status")) == "Running", timeout=STEP,
+                   message="Running once the hooks are done")
+        with open(out) as f:
+            self.assertEqual(f.read().splitlines(), ["unset unset"])
+
     def test_the_sim_platform_says_once_that_it_neither_reseeds_nor_steps(self):
         daemon = self.start_daemon()
         for _ in range(3):
