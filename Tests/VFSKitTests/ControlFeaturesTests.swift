@@ -24,6 +24,8 @@ struct ControlFeaturesTests {
         features.counters.insert(Box(7), for: 3)
         #expect(try driver.readlink("/first") == "counters/c3", "computed from state")
         #expect(try driver.lstat("/first").size == 11)
+        #expect(try driver.lstat("/first").attributeTimeout == 0, "its size follows state: never cached")
+        #expect(try driver.lstat("/to-mode").attributeTimeout > 0)
         #expect(try await driver.readText("/first") == "7\n")
         let entries = try driver.dispatcher.readdir(Dispatcher.rootID, after: 0, limit: 100)
         #expect(entries.first { $0.name == "to-mode" }?.type == .symlink)

@@ -15,7 +15,8 @@ public struct Attributes: Sendable, Equatable {
     public var timeout: Double
     /// Attribute cache timeout in seconds. A node's attributes change only through
     /// `chmod`/`chown` (whose answer updates the kernel's copy) or when it goes (then the
-    /// driver makes the kernel drop them), so every node's may be cached.
+    /// driver makes the kernel drop them), so they may be cached; 0 only for a link whose
+    /// target is computed from state (its size is the target's length).
     public var attributeTimeout: Double
 
     public var isDirectory: Bool { mode & 0o170000 == 0o040000 }

@@ -20,9 +20,10 @@ public final class Dispatcher: Sendable {
     ///   - tree: the declarations; rejected with a one-line error when they cannot be served.
     ///   - uid: the owner of nodes that do not declare one.
     ///   - gid: the group of nodes that do not declare one.
-    ///   - staticTimeout: how long the kernel may cache declared nodes (those that exist as long as
-    ///     their directory, also inside a dynamic entry). Dynamic entries and conditional nodes
-    ///     are not cached: their removal is seen at once.
+    ///   - staticTimeout: how long the kernel may cache the names of declared nodes (those that
+    ///     exist as long as their directory, also inside a dynamic entry) and attributes. The
+    ///     names of dynamic entries and conditional nodes are not cached: their removal is seen
+    ///     at once (see ``Attributes/timeout`` and ``Attributes/attributeTimeout``).
     public init(tree: Tree, uid: UInt32 = 0, gid: UInt32 = 0, staticTimeout: Double = 3600) throws(TreeValidationError) {
         try TreeValidator.validate(tree)
         self.tree = ServedTree(root: tree.root, profile: tree.profile, uid: uid, gid: gid, staticTimeout: staticTimeout)

@@ -15,7 +15,8 @@ final class ServedTree: Sendable {
     /// The owner of nodes that do not declare one.
     let uid: UInt32
     let gid: UInt32
-    /// Entry and attribute cache timeout for declared nodes (also inside dynamic entries).
+    /// Cache timeout for the names of declared nodes (also inside dynamic entries) and for
+    /// attributes (of every node but a link whose target comes from state).
     let staticTimeout: Double
     /// When serving started: the times of declared nodes.
     let startTime: Int64
@@ -243,6 +244,7 @@ final class ServedTree: Sendable {
         }
         let type: UInt32
         var size: Int64 = 4096
+        var attributeTimeout = staticTimeout
         switch vnode.node.kind {
         case .directory, .dynamic:
             type = 0o040000
@@ -252,6 +254,7 @@ final class ServedTree: Sendable {
         case .link(let target):
             type = 0o120000
             size = Int64((try? target.resolve())?.utf8.count ?? 0)
+            if target.fixed == nil { attributeTimeout = 0 }  // its size follows a target from state
         }
         return Attributes(
             ino: vnode.ino,
@@ -262,6 +265,6 @@ final class ServedTree: Sendable {
             size: size,
             seconds: vnode.created,
             timeout: vnode.livesWithParent ? staticTimeout : 0,
-            attributeTimeout: staticTimeout)
+            attributeTimeout: attributeTimeout)
     }
 }
