@@ -1,10 +1,6 @@
 import Dispatch
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// An event counter that pollers watch: `signal()` after the state behind a file changes.
 ///
 /// Call `signal()` outside your own locks: observers run synchronously and may read your state.
@@ -89,15 +85,4 @@ public final class ChangeSignal: Sendable {
     func removeObserver(_ id: UInt64) {
         _ = state.withLock { $0.observers.removeValue(forKey: id) }
     }
-}
-
-/// What the machine has, for spreading work.
-enum System {
-    static let processorCount: Int = {
-        #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 1
-        #endif
-    }()
 }
