@@ -66,8 +66,9 @@ struct StalenessTests {
         }
     }
 
-    /// Every node that goes is reported, the entry and what was made under it, before the
-    /// removal returns (so a driver can drop the attributes the kernel cached). A nested
+    /// Every node that goes and that a lookup gave out is reported, the entry and what was
+    /// looked up under it, before the removal returns (so a driver can drop the attributes
+    /// the kernel cached); siblings made with them but never looked up are not. A nested
     /// entry may be reported twice (with its own death and with its enclosing entry's).
     @Test func goneNodesAreReportedBeforeTheRemovalReturns() throws {
         let gone = Box<[UInt64]>([])
@@ -75,11 +76,14 @@ struct StalenessTests {
         let child = FakeChild()
         child.grandchildren.insert("g", for: 7)
         children.insert(child, for: key)
-        let inos = try [path, path + "/status", path + "/nested/7", path + "/nested/7/name"].map { try driver.stat($0).ino }
+        let inos = try [path, path + "/status", path + "/nested", path + "/nested/7", path + "/nested/7/name"].map {
+            try driver.stat($0).ino
+        }
         let vm = try driver.stat("/vm").ino
         children.remove(key)
         #expect(Set(gone.value).isSuperset(of: inos))
         #expect(!gone.value.contains(vm))
+        #expect(Set(gone.value) == Set(inos), "never looked up (knob, sub): the kernel holds nothing of them")
     }
 
     /// Each registered poll watches the entry's removal; closing the file stops watching,

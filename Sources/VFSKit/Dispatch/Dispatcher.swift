@@ -50,8 +50,9 @@ public final class Dispatcher: Sendable {
         tree.onEntryRemoved(handler)
     }
 
-    /// Called with the inode numbers of removed nodes (whose attributes the kernel may have
-    /// cached: see ``Attributes/attributeTimeout``), from the thread that removed them before
+    /// Called with the inode numbers of removed nodes that a lookup had answered with (whose
+    /// attributes the kernel may have cached: see ``Attributes/attributeTimeout``), from the
+    /// thread that removed them before
     /// the removal returns, so a driver can make the kernel ask again (and get the
     /// removed-entry errno). Must not block.
     public func onNodesGone(_ handler: @escaping @Sendable (_ inos: [UInt64]) -> Void) {
@@ -70,7 +71,9 @@ public final class Dispatcher: Sendable {
             let directory = try tree.vnode(parent)
             if name == "." { return tree.attributes(of: directory) }
             if name == ".." { return tree.attributes(of: try tree.vnode(directory.parentIno)) }
-            return tree.attributes(of: try tree.child(of: directory, named: name))
+            let child = try tree.child(of: directory, named: name)
+            if !child.lookedUp.load(ordering: .relaxed) { child.lookedUp.store(true, ordering: .relaxed) }
+            return tree.attributes(of: child)
         } catch {
             throw answer(error)
         }

@@ -218,13 +218,14 @@ final class ServedTree: Sendable {
     }
 
     /// Forgets vnodes that are gone (their inode numbers then answer the profile's errno),
-    /// and tells the driver, whose kernel may hold their attributes: `fstat` of a handle
-    /// under a removed entry then asks again (and gets the errno) too.
+    /// and tells the driver which of them a lookup gave the kernel, whose attributes it may
+    /// hold: `fstat` of a handle under a removed entry then asks again (and gets the errno).
     func bury(_ vnodes: [Vnode]) {
         let inos = vnodes.map(\.ino)
         inodes.remove(inos)
         journal.load()?.recordDeaths(inos)
-        if !inos.isEmpty, let handler = removalHandlers.withLock({ $0.nodesGone }) { handler(inos) }
+        let known = vnodes.filter { $0.lookedUp.load(ordering: .relaxed) }.map(\.ino)
+        if !known.isEmpty, let handler = removalHandlers.withLock({ $0.nodesGone }) { handler(known) }
     }
 
     /// Tells the driver that `name` left directory `parent` (the kernel drops its dentry).

@@ -13,6 +13,9 @@ final class Vnode: Sendable {
     /// existence changes on its own. The kernel may cache such a node's entry as long as a
     /// declared node's; it forgets it with its parent's entry when that goes.
     let livesWithParent: Bool
+    /// Set once a lookup answered with this node: only then may the kernel hold it (and its
+    /// attributes), so only then does its removal need telling.
+    let lookedUp = Atomic(false)
     /// Seconds since the epoch when this vnode was made (the node's times).
     let created: Int64
     /// Only for directories: the declared children, built on first use, then read
