@@ -37,12 +37,10 @@ static struct vfskit_io *connections[VFSKIT_MAX_FDS];
    other worker is busy (a lone caller waiting on each answer, where the wake-up is most of
    the round trip; under concurrent load the CPU is better spent answering), one worker at
    a time, and only right after a request: an idle server sleeps. */
-static long spin_ns = 50000;
+#define VFSKIT_SPIN_NS 50000L
 static int spinner_busy;
 static int busy_workers;                 /* workers between a request read and their next read */
 static __thread int holding_request;
-
-void vfskit_io_set_spin(long nanoseconds) { __atomic_store_n(&spin_ns, nanoseconds, __ATOMIC_RELAXED); }
 
 static long now_ns(void) {
     struct timespec t;
@@ -50,12 +48,11 @@ static long now_ns(void) {
     return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-/* Polls `fd` for a pending request for up to spin_ns, if no other worker does. */
+/* Polls `fd` for a pending request for up to VFSKIT_SPIN_NS, if no other worker does. */
 static void spin_for_request(int fd) {
-    long budget = __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
-    if (budget <= 0 || __atomic_load_n(&busy_workers, __ATOMIC_RELAXED) > 0) return;
+    if (__atomic_load_n(&busy_workers, __ATOMIC_RELAXED) > 0) return;
     if (__atomic_exchange_n(&spinner_busy, 1, __ATOMIC_ACQUIRE)) return;
-    long deadline = now_ns() + budget;
+    long deadline = now_ns() + VFSKIT_SPIN_NS;
     struct pollfd pending = { .fd = fd, .events = POLLIN };
     do {
         if (poll(&pending, 1, 0) > 0) break;
@@ -196,18 +193,19 @@ int vfskit_io_clone(int fd) {
     return clone;
 }
 
+/* Writes one notification (an out header with the code in `error`, then `body`). */
+static int notify(int fd, int code, const void *body, size_t length) {
+    struct fuse_out_header header = { (uint32_t)(sizeof header + length), code, 0 };
+    struct iovec parts[2] = { { &header, sizeof header }, { (void *)body, length } };
+    return writev(fd, parts, 2) == (ssize_t)header.len ? 0 : -errno;
+}
+
 int vfskit_notify_poll(int fd, uint64_t kh) {
-    struct {
-        struct fuse_out_header header;
-        struct fuse_notify_poll_wakeup_out body;
-    } message = { { sizeof message, FUSE_NOTIFY_POLL, 0 }, { kh } };
-    return write(fd, &message, sizeof message) == (ssize_t)sizeof message ? 0 : -errno;
+    struct fuse_notify_poll_wakeup_out body = { kh };
+    return notify(fd, FUSE_NOTIFY_POLL, &body, sizeof body);
 }
 
 int vfskit_notify_inval_attributes(int fd, uint64_t ino) {
-    struct {
-        struct fuse_out_header header;
-        struct fuse_notify_inval_inode_out body;
-    } message = { { sizeof message, FUSE_NOTIFY_INVAL_INODE, 0 }, { ino, -1, 0 } };
-    return write(fd, &message, sizeof message) == (ssize_t)sizeof message ? 0 : -errno;
+    struct fuse_notify_inval_inode_out body = { ino, -1, 0 };
+    return notify(fd, FUSE_NOTIFY_INVAL_INODE, &body, sizeof body);
 }

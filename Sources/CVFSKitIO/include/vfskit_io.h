@@ -29,10 +29,6 @@ uint64_t vfskit_current_unique(void);
 /// The kernel's poll handle (`kh`) of the FUSE_POLL this thread read last; 0 for other requests.
 uint64_t vfskit_current_poll_kh(void);
 
-/// How long (ns) a worker that just answered a request polls for the next one before it
-/// sleeps in read(2) (default 50,000; 0: never). One worker at a time.
-void vfskit_io_set_spin(long nanoseconds);
-
 /// A new descriptor of `fd`'s connection (`/dev/fuse` opened, then `FUSE_DEV_IOC_CLONE`)
 /// with its own processing queue: the requests read through it and not answered are ended
 /// with `ECONNABORTED` when it closes (its process died), instead of staying with the
