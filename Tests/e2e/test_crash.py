@@ -196,8 +196,9 @@ class CrashSurvivalTests(DaemonTestCase):
         self.assertTrue(load.forks, "no fork succeeded")
         self.assertEqual(len(set(load.forks)), len(load.forks), "a fork returned a child twice")
         children = set(listdir(d.u("vm")))
-        self.assertEqual(children, set(load.forks) | {load.long_lived},
-                         "the children are not exactly the successful forks")
+        expected = set(load.forks) | {load.long_lived}
+        self.assertEqual(children, expected, "the children are not exactly the successful forks\n"
+                         + self.journal_lines(d, children ^ expected))
         for child in load.forks:
             self.assertTrue(os.path.isdir(d.u("vm", child)), child)
         for child, (code, got) in load.waits.items():
@@ -216,6 +217,16 @@ class CrashSurvivalTests(DaemonTestCase):
                  sorted(set(load.fork_failures)), len(load.waits), load.polls), flush=True)
         self.assertLess(worst, 1500, "a read stalled %.0f ms" % worst)
         return median, worst
+
+    def journal_lines(self, d, ids):
+        """For a failure: the state journal's lines naming `ids` (the test's directory goes
+        with it), and the daemon's log tail."""
+        lines = []
+        journal = os.path.join(d.state, "state.log")
+        if ids and os.path.exists(journal):
+            with open(journal, errors="replace") as f:
+                lines = [line.rstrip() for line in f if any(i in line for i in ids)]
+        return "journal lines naming them:\n%s\nlog tail:\n%s" % ("\n".join(lines[-40:]), d.stderr_text()[-3000:])
 
     def start_platform_and_daemon(self, *extra, binary=None):
         """The daemon on the sim platform, and what plays its children's apps."""
